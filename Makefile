@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   create .venv, install Setlist, run it on examples/quickstart
+#   make test   create .venv, install test extras and services, run the whole suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench docs clean services
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/setlist check examples/quickstart
+
+services:
+	bash scripts/install-services.sh
+
+test: $(STAMP) services
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/check_speed.py
+
+docs: $(STAMP)
+	$(BIN)/python -m setlist.codes > docs/diagnostics.md
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

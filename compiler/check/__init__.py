@@ -1,0 +1,32 @@
+"""Check stage: an ordered list of passes over the loaded project.
+
+Each pass reads the syntax model (and the spec built so far) and appends diagnostics; all
+passes always run, so one run reports every problem it can find.
+"""
+
+from __future__ import annotations
+
+from ..project import Project
+from ..spec import Spec
+from .build import build_spec
+from .context import Context, build_scopes
+from .evaluate import Evaluator
+from .names import check_kubernetes_names, check_policy_refs, check_unused_imports
+from .promotion import check_promotions
+
+
+def check(project: Project) -> Spec:
+    ctx = Context(project=project)
+    build_scopes(ctx)
+    ev = Evaluator(ctx)
+    parts = build_spec(ctx, ev)
+    promotions = check_promotions(ctx, ev, parts)
+    spec = Spec(gitops=parts["gitops"], registries=tuple(parts["registries"]),
+                images=tuple(parts["images"]), environments=tuple(parts["environments"]),
+                apps=tuple(parts["apps"]), promotions=tuple(promotions))
+    check_kubernetes_names(ctx, spec)
+    check_policy_refs(ctx, ev)
+    check_unused_imports(ctx)
+    project.diagnostics.extend(ctx.diags)
+    project.spec = spec
+    return spec

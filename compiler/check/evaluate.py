@@ -1,0 +1,327 @@
+"""Typed evaluation of field values: an expression plus the type a place expects → a value.
+
+Each ``want_*`` function takes the expression and the file it sits in (names resolve in that
+file's scope), reports what is wrong at the right span and returns the value or ``None``.
+Constants are followed to their definitions, in their own file, with cycle detection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import model as m
+from .. import values as v
+from ..diagnostics import Related, Span
+from .context import Context, did_you_mean
+
+REPORTED = "\0reported"  # name of a placeholder for a value whose error is already reported
+
+
+def is_reported(expr: m.Expr) -> bool:
+    return isinstance(expr, m.Name) and expr.name == REPORTED
+
+TYPE_WORDS = {"name": "a name", "attr": "a reference", "index": "an index expression",
+              "call": "a call", "str": "a string", "int": "a number", "bool": "a boolean",
+              "none": "none", "duration": "a duration", "date": "a date",
+              "regex": "a regular expression", "list": "a list", "map": "a map",
+              "binary": "an expression", "not": "a condition", "exists": "a condition",
+              "as": "an 'as' alias"}
+
+
+def describe(expr: m.Expr) -> str:
+    if isinstance(expr, m.Binary):
+        if expr.op in ("and", "or", "==", "!=", "in", "not in", "=~", "!~", "<", "<=", ">",
+                       ">="):
+            return "a condition"
+        if expr.op == "/":
+            return "a repository path"
+    return TYPE_WORDS.get(expr.kind, "a value")
+
+
+@dataclass
+class Arg:
+    want: Callable[[Evaluator, m.Expr, str], Any]
+    required: bool = False
+
+
+class Evaluator:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._const_stack: list[tuple[str, str]] = []
+
+    # constants ----------------------------------------------------------------------
+    def deref(self, expr: m.Expr, file: str) -> tuple[m.Expr, str]:
+        """Follow names of constants to their values (possibly in another module)."""
+        seen = 0
+        while seen < 64:
+            seen += 1
+            entry = None
+            if isinstance(expr, m.Name):
+                entry = self.ctx.lookup(file, expr.name, "const")
+            elif isinstance(expr, m.Attr) and isinstance(expr.value, m.Name) \
+                    and expr.value.name in self.ctx.file(file).imports:
+                target = self.ctx.module_of(file, expr.value.name)
+                scope = self.ctx.modules.get(target) if target else None
+                entry = scope.names["const"].get(expr.attr) if scope else None
+                if entry is None and scope is not None and \
+                        not any(expr.attr in scope.names[k] for k in scope.names):
+                    self.ctx.error(expr.attr_span, "SL203",
+                                   f"module '{expr.value.name}' has no '{expr.attr}'",
+                                   did_you_mean(expr.attr, [n for k in scope.names
+                                                            for n in scope.names[k]]))
+                    return m.Name(span=expr.span, name=REPORTED), file
+            if entry is None:
+                return expr, file
+            key = (entry.file, entry.decl.name)
+            if key in self._const_stack:
+                self.ctx.error(expr.span, "SL208",
+                               f"constant '{entry.decl.name}' refers to itself",
+                               related=(Related(span=entry.decl.name_span or entry.decl.span,
+                                                message="declared here"),))
+                return m.NoneLit(span=expr.span), file
+            assert isinstance(entry.decl, m.Const)
+            expr, file = entry.decl.value, entry.file
+        return expr, file
+
+    def type_error(self, expr: m.Expr, wanted: str, hint: str = "") -> None:
+        if is_reported(expr):
+            return
+        self.ctx.error(expr.span, "SL302", f"expected {wanted}, found {describe(expr)}", hint)
+
+    # scalars ------------------------------------------------------------------------
+    def want_string(self, expr: m.Expr, file: str) -> str | None:
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Str):
+            return self.interpolate(expr, file)
+        self.type_error(expr, "a string",
+                        'put the text in double quotes' if isinstance(expr, m.Name) else "")
+        return None
+
+    def interpolate(self, expr: m.Str, file: str) -> str | None:
+        out = []
+        ok = True
+        for part in expr.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            target, tfile = self.deref(part, file)
+            if isinstance(target, m.Str):
+                text = self.interpolate(target, tfile)
+            elif isinstance(target, m.Int):
+                text = str(target.value)
+            elif isinstance(target, m.Name):
+                self.ctx._unknown(file, target.name, part.span, "const")
+                text = None
+            else:
+                self.ctx.error(part.span, "SL302",
+                               f"only strings and numbers can be interpolated, found "
+                               f"{describe(target)}")
+                text = None
+            if text is None:
+                ok = False
+            else:
+                out.append(text)
+        return "".join(out) if ok else None
+
+    def want_bool(self, expr: m.Expr, file: str) -> bool | None:
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Bool):
+            return expr.value
+        hint = "write true or false without quotes" if isinstance(expr, m.Str) and \
+            expr.text in ("true", "false") else ""
+        self.type_error(expr, "true or false", hint)
+        return None
+
+    def want_int(self, expr: m.Expr, file: str) -> int | None:
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Int):
+            return expr.value
+        self.type_error(expr, "a number")
+        return None
+
+    def want_duration(self, expr: m.Expr, file: str) -> int | None:
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Duration):
+            seconds = v.parse_duration(expr.text)
+            if seconds is None:
+                problem = v.check_duration(expr.text)
+                self.ctx.error(expr.span, "SL403",
+                               problem.message if problem else f"invalid duration {expr.text}",
+                               problem.hint if problem and problem.hint else "")
+            return seconds
+        hint = ""
+        if isinstance(expr, m.Int):
+            hint = f"add a unit, e.g. {expr.value}h or {expr.value}m"
+        elif isinstance(expr, m.Str):
+            hint = "write durations without quotes, e.g. 2h"
+        self.type_error(expr, "a duration", hint)
+        return None
+
+    def want_date(self, expr: m.Expr, file: str) -> str | None:
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Date):
+            return self.check_date(expr)
+        self.type_error(expr, "a date (YYYY-MM-DD)")
+        return None
+
+    def check_date(self, expr: m.Date) -> str | None:
+        problem = v.check_date(expr.text)
+        if problem:
+            self.ctx.error(expr.span, "SL404", problem.message, problem.hint or "")
+            return None
+        return expr.text
+
+    def checked_string(self, expr: m.Expr, file: str, check: Callable[[str], Any],
+                       code: str) -> str | None:
+        """A string that must also pass a value-syntax check (URL, host, cron, ...)."""
+        text = self.want_string(expr, file)
+        if text is None:
+            return None
+        problem = check(text)
+        if problem:
+            target, _ = self.deref(expr, file)
+            span = target.span
+            if problem.offset is not None and isinstance(target, m.Str) and target.is_plain \
+                    and span.line == span.end_line and '\\' not in target.text:
+                start = problem.offset + 1
+                span = span.model_copy(update={"column": span.column + start,
+                                               "start": span.start + start,
+                                               "end_column": span.column + start + 1,
+                                               "end": span.start + start + 1})
+            self.ctx.error(span, code, problem.message, problem.hint or "")
+            return None
+        return text
+
+    def want_enum(self, expr: m.Expr, file: str, options: tuple[str, ...],
+                  what: str) -> str | None:
+        expr, file = self.deref(expr, file)
+        if is_reported(expr):
+            return None
+        if isinstance(expr, m.Call) and isinstance(expr.func, m.Name) and not expr.args \
+                and not expr.kwargs:
+            expr = expr.func
+        if isinstance(expr, m.Name):
+            if expr.name in options:
+                return expr.name
+            self.ctx.error(expr.span, "SL302", f"'{expr.name}' is not {what}",
+                           did_you_mean(expr.name, options) or
+                           "one of: " + ", ".join(options))
+            return None
+        hint = "one of: " + ", ".join(options)
+        if isinstance(expr, m.Str) and expr.text in options:
+            hint = f"write {expr.text} without quotes"
+        self.type_error(expr, what, hint)
+        return None
+
+    # composites ---------------------------------------------------------------------
+    def want_list(self, expr: m.Expr, file: str, item: Callable[[m.Expr, str], Any],
+                  single: bool = True, unique_what: str | None = None) -> list | None:
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.ListExpr):
+            out = []
+            seen: dict[Any, m.Expr] = {}
+            for it in expr.items:
+                value = item(it, file)
+                if value is None:
+                    continue
+                key = value if isinstance(value, (str, int, tuple)) else None
+                if unique_what and key is not None and key in seen:
+                    self.ctx.error(it.span, "SL308", f"{unique_what} '{key}' is listed twice",
+                                   "remove the second one",
+                                   related=(Related(span=seen[key].span,
+                                                    message="first listed here"),))
+                    continue
+                if key is not None:
+                    seen[key] = it
+                out.append(value)
+            return out
+        if single and not isinstance(expr, m.MapExpr):
+            value = item(expr, file)
+            return None if value is None else [value]
+        self.type_error(expr, "a list", "write [a, b]")
+        return None
+
+    def want_string_map(self, expr: m.Expr, file: str,
+                        key_check: Callable[[str], Any] | None = None,
+                        value_check: Callable[[str], Any] | None = None,
+                        code: str = "SL411") -> list[tuple[str, str]] | None:
+        expr, file = self.deref(expr, file)
+        if not isinstance(expr, m.MapExpr):
+            self.type_error(expr, "a map", 'write { key: "value" }')
+            return None
+        out: dict[str, str] = {}
+        for entry in expr.entries:
+            if entry.key in out:
+                self.ctx.error(entry.key_span, "SL303", f"key '{entry.key}' is set twice")
+                continue
+            if key_check and (problem := key_check(entry.key)):
+                self.ctx.error(entry.key_span, code, problem.message, problem.hint or "")
+                continue
+            value = self.want_string(entry.value, file)
+            if value is None:
+                continue
+            if value_check and (problem := value_check(value)):
+                self.ctx.error(entry.value.span, code, problem.message, problem.hint or "")
+                continue
+            out[entry.key] = value
+        return sorted(out.items())
+
+    def want_call(self, expr: m.Expr, file: str, name: str, spec: dict[str, Arg],
+                  positional: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """Check a call's arguments against ``spec``; a bare name counts as a call with none."""
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Name) and expr.name == name:
+            expr = m.Call(span=expr.span, func=expr)
+        if not (isinstance(expr, m.Call) and isinstance(expr.func, m.Name)
+                and expr.func.name == name):
+            self.type_error(expr, f"{name}(...)")
+            return None
+        out: dict[str, Any] = {}
+        given: dict[str, Span] = {}
+        ok = True
+        if len(expr.args) > len(positional):
+            extra = expr.args[len(positional)]
+            self.ctx.error(extra.span, "SL304",
+                           f"{name}() takes {len(positional) or 'no'} positional "
+                           f"argument{'s' if len(positional) != 1 else ''}",
+                           "name the argument, e.g. " +
+                           (f"{next(iter(spec))}: ..." if spec else f"{name}()"))
+            ok = False
+        pairs = list(zip(positional, expr.args)) + [(k.name, k.value) for k in expr.kwargs]
+        for kw in expr.kwargs:
+            if kw.name not in spec:
+                self.ctx.error(kw.name_span, "SL304",
+                               f"{name}() has no argument '{kw.name}'",
+                               did_you_mean(kw.name, spec) or
+                               ("arguments: " + ", ".join(spec) if spec else "it takes none"))
+                ok = False
+        for key, value_expr in pairs:
+            if key not in spec:
+                continue
+            if key in given:
+                self.ctx.error(value_expr.span, "SL304",
+                               f"argument '{key}' of {name}() is given twice")
+                ok = False
+                continue
+            given[key] = value_expr.span
+            value = spec[key].want(self, value_expr, file)
+            if value is None:
+                ok = False
+            else:
+                out[key] = value
+        for key, arg in spec.items():
+            if arg.required and key not in given:
+                self.ctx.error(expr.span, "SL304", f"{name}() needs the argument '{key}'")
+                ok = False
+        return out if ok else None
+
+    def call_name(self, expr: m.Expr, file: str) -> str | None:
+        """The function or bare name an expression calls, for picking among variants."""
+        expr, file = self.deref(expr, file)
+        if isinstance(expr, m.Call) and isinstance(expr.func, m.Name):
+            return expr.func.name
+        if isinstance(expr, m.Name) and not is_reported(expr):
+            return expr.name
+        return None

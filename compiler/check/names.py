@@ -1,0 +1,115 @@
+"""Check passes about names: Kubernetes name rules, policy references, unused imports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import model as m
+from .. import spec as s
+from .. import values as v
+from .context import KINDS, Context
+from .evaluate import Evaluator
+
+MAX_NAME = 63
+WAIVE_SCOPES = ("app", "environment", "image", "registry")
+
+
+def walk(node) -> Iterator[m.Node]:
+    """Every model node below ``node`` (depth first, source order)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children = []
+        for name in type(current).model_fields:
+            value = getattr(current, name)
+            if isinstance(value, m.Node):
+                children.append(value)
+            elif isinstance(value, tuple):
+                children.extend(x for x in value if isinstance(x, m.Node))
+        stack.extend(reversed(children))
+
+
+def check_kubernetes_names(ctx: Context, spec: s.Spec) -> None:
+    for entity, kind in [(a, "app") for a in spec.apps] + \
+            [(e, "environment") for e in spec.environments]:
+        decl = ctx_decl(ctx, kind, entity.name)
+        span = decl.name_span if decl is not None and decl.name_span else entity.span
+        if problem := v.check_dns1123_label(entity.name):
+            ctx.error(span, "SL409",
+                      f"{kind} name '{entity.name}' cannot be used in Kubernetes names: "
+                      f"{problem.message}", problem.hint or "")
+    envs = {e.name for e in spec.environments if not v.check_dns1123_label(e.name)}
+    for app in spec.apps:
+        if v.check_dns1123_label(app.name):
+            continue
+        for env in app.deploy:
+            name = f"{app.name}-{env}"
+            if env in envs and len(name) > MAX_NAME:
+                decl = ctx_decl(ctx, "app", app.name)
+                ctx.error(decl.name_span if decl and decl.name_span else app.span, "SL410",
+                          f"the generated name '{name}' is {len(name)} characters long; "
+                          f"Kubernetes allows {MAX_NAME}",
+                          "shorten the app or the environment name")
+
+
+def ctx_decl(ctx: Context, kind: str, name: str):
+    entry = ctx.root.names[kind].get(name)
+    if entry is None:
+        for scope in ctx.modules.values():
+            entry = scope.names[kind].get(name)
+            if entry:
+                break
+    return entry.decl if entry else None
+
+
+def _policy_ref(expr: m.Expr) -> m.Expr:
+    return expr.func if isinstance(expr, m.Call) else expr
+
+
+def check_policy_refs(ctx: Context, ev: Evaluator) -> None:
+    """`use` and `waive` name policies that exist; waivers name real scopes and dates."""
+    for key in sorted(ctx.project.files):
+        for decl in ctx.project.files[key].module.decls:
+            if isinstance(decl, (m.Use, m.Waive)):
+                target = _policy_ref(decl.target)
+                _, handled = ctx.resolve_ref(key, target, "policy")
+                if not handled:
+                    ev.type_error(target, "a policy name")
+            if isinstance(decl, m.Waive):
+                ev.check_date(decl.until)
+                if decl.scope_kind is not None:
+                    if decl.scope_kind not in WAIVE_SCOPES:
+                        ctx.error(decl.scope_kind_span, "SL302",
+                                  f"cannot waive a policy for '{decl.scope_kind}'",
+                                  "write 'for app NAME', 'for environment NAME', "
+                                  "'for image NAME' or 'for registry NAME'")
+                    else:
+                        ctx.resolve_ref(key, m.Name(span=decl.scope_name_span,
+                                                    name=decl.scope_name), decl.scope_kind)
+                if not decl.reason.text.strip():
+                    ctx.error(decl.reason.span, "SL302", "a waiver needs a reason",
+                              'say why, e.g. because "vendor image, ticket OPS-123"')
+
+
+def check_unused_imports(ctx: Context) -> None:
+    for key in sorted(ctx.project.files):
+        source = ctx.project.files[key]
+        if not source.imports:
+            continue
+        used: set[str] = set()
+        for decl in source.module.decls:
+            if isinstance(decl, m.Import):
+                continue
+            for node in walk(decl):
+                if isinstance(node, m.Attr) and isinstance(node.value, m.Name):
+                    used.add(node.value.name)
+        for alias, decl in sorted(source.import_decls.items()):
+            if alias not in used and (key, alias) not in ctx.used_imports:
+                ctx.warning(decl.name_span or decl.span, "SL207",
+                            f"the module imported as '{alias}' is never used",
+                            "remove the import")
+
+
+__all__ = ["KINDS", "check_kubernetes_names", "check_policy_refs", "check_unused_imports",
+           "walk"]

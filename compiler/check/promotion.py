@@ -1,0 +1,138 @@
+"""Check pass: promotion rules form, per image, a tree rooted at the registry."""
+
+from __future__ import annotations
+
+from .. import model as m
+from .. import spec as s
+from ..diagnostics import Related
+from .context import Context, did_you_mean
+from .evaluate import Evaluator
+
+GATES = ("approval",)
+
+
+def check_promotions(ctx: Context, ev: Evaluator, spec_parts: dict) -> list[s.Promotion]:
+    apps: list[s.App] = spec_parts["apps"]
+    # With an app or environment that failed to check, "nobody runs X in Y" may be untrue.
+    complete = not spec_parts["incomplete"] & {"app", "environment"}
+    out: list[s.Promotion] = []
+    for key in sorted(ctx.project.files):
+        for decl in ctx.project.files[key].module.decls:
+            if isinstance(decl, m.Promotion):
+                promotion = _check_one(ctx, ev, decl, key, apps, complete)
+                if promotion is not None:
+                    out.append(promotion)
+    covered = {p.image: {st.env for st in p.stages} for p in out} if complete else {}
+    for app in apps:
+        for img in app.images:
+            if img.image not in covered:
+                continue
+            for env in app.deploy:
+                if env not in covered[img.image]:
+                    ctx.error(img.span, "SL504",
+                              f"app '{app.name}' runs image '{img.image}' in '{env}', but the "
+                              f"promotion of '{img.image}' has no rule for '{env}'",
+                              f"add a rule such as '{env} <- registry' to promotion "
+                              f"{img.image}")
+    return out
+
+
+def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
+               apps: list[s.App], complete: bool) -> s.Promotion | None:
+    entry, _ = ctx.resolve_ref(file, m.Name(span=decl.name_span or decl.span, name=decl.name),
+                               "image")
+    if entry is None:
+        return None
+    image = entry.decl.name
+    targets = {env for app in apps if any(i.image == image for i in app.images)
+               for env in app.deploy}
+    stages: dict[str, s.Stage] = {}
+    rules: dict[str, m.PromotionRule] = {}
+    ok = True
+    for rule in decl.rules:
+        env_entry, _ = ctx.resolve_ref(file, m.Name(span=rule.stage_span, name=rule.stage),
+                                       "environment")
+        if rule.source == "registry":
+            source_ok = True
+        else:
+            src, _ = ctx.resolve_ref(file, m.Name(span=rule.source_span, name=rule.source),
+                                     "environment")
+            source_ok = src is not None
+        if env_entry is None or not source_ok:
+            ok = False
+            continue
+        if rule.stage in rules:
+            ctx.error(rule.stage_span, "SL501",
+                      f"'{rule.stage}' already has an upstream in this promotion",
+                      "each environment is fed by exactly one rule",
+                      related=(Related(span=rules[rule.stage].span, message="first rule"),))
+            ok = False
+            continue
+        if rule.stage not in targets and complete:
+            runners = sorted(a.name for a in apps if any(i.image == image for i in a.images))
+            ctx.error(rule.stage_span, "SL500",
+                      f"no app runs image '{image}' in '{rule.stage}'",
+                      (f"apps running '{image}': " + ", ".join(runners)) if runners else
+                      f"no app lists '{image}' in its images")
+        if rule.source == rule.stage:
+            ctx.error(rule.source_span, "SL502", f"'{rule.stage}' cannot promote from itself")
+            ok = False
+            continue
+        after = 0
+        if rule.after is not None:
+            after = ev.want_duration(rule.after, file)
+            if after is None:
+                ok = False
+                continue
+        approval = False
+        for gate in rule.gates:
+            name = ev.call_name(gate, file)
+            if name == "approval" and isinstance(gate, m.Name):
+                approval = True
+            else:
+                ctx.error(gate.span, "SL302", "expected a promotion gate",
+                          did_you_mean(name or "", GATES) or "known gates: approval")
+                ok = False
+        rules[rule.stage] = rule
+        stages[rule.stage] = s.Stage(env=rule.stage, source=rule.source, after_seconds=after,
+                                     approval=approval, span=rule.span)
+    ok = _graph(ctx, stages, rules) and ok
+    if not ok:
+        return None
+    return s.Promotion(image=image, stages=tuple(stages.values()), span=decl.span)
+
+
+def _graph(ctx: Context, stages: dict[str, s.Stage],
+           rules: dict[str, m.PromotionRule]) -> bool:
+    ok = True
+    reported: set[str] = set()
+    for env in stages:
+        chain = [env]
+        current = env
+        while True:
+            source = stages[current].source
+            if source == "registry":
+                break
+            if source in chain:
+                cycle = chain[chain.index(source):] + [source]
+                if not reported & set(cycle):
+                    ctx.error(rules[env].span, "SL502",
+                              "promotion cycle: " + " <- ".join(cycle),
+                              "one environment in the chain must take versions from registry")
+                reported.update(cycle)
+                ok = False
+                break
+            if source not in stages:
+                if env not in reported:
+                    rule = rules[current]
+                    ctx.error(rule.source_span, "SL503",
+                              f"'{source}' has no promotion rule, so '{env}' never receives "
+                              "a version",
+                              f"add '{source} <- registry' (or another upstream) to this "
+                              "promotion")
+                    reported.add(env)
+                ok = False
+                break
+            chain.append(source)
+            current = source
+    return ok

@@ -1,0 +1,246 @@
+"""The catalogue of diagnostic codes: one source for `setlist explain`, SARIF rule metadata
+and docs/diagnostics.md (generated from here by ``python -m setlist.codes``).
+
+Codes are grouped by the stage that reports them:
+SL1xx syntax, SL2xx names and imports, SL3xx blocks, fields and types, SL4xx value syntax,
+SL5xx promotion graphs, SL6xx cluster selectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    title: str
+    explanation: str
+
+
+def _c(code: str, title: str, explanation: str) -> Code:
+    return Code(code, title, explanation.strip())
+
+
+CODES: dict[str, Code] = {c.code: c for c in [
+    # ---- syntax -------------------------------------------------------------------------
+    _c("SL100", "syntax error", """
+The parser met a token it did not expect. The message says what it expected instead, in
+words, and the caret points at the first character it could not use.
+
+    environment prod {
+      clusters = cluster.env == "prod"
+      writeback pull_request        # expected '=' after the field name
+    }
+
+Parsing resumes after the error, so several syntax errors can be reported in one run.
+"""),
+    _c("SL101", "unterminated string", """
+A string literal was opened with `"` but the line ended before the closing quote.
+Strings cannot span lines; use `\\n` for a newline inside a string.
+"""),
+    _c("SL102", "unexpected character", """
+The file holds a character that cannot start any token of the language, such as `@` or
+`$` outside a string. Comments start with `//` (or `#`).
+"""),
+    _c("SL103", "bad string escape or interpolation", """
+Inside strings, `\\` starts an escape (`\\"`, `\\\\`, `\\n`, `\\t`, `\\$`, `\\u{1F600}`) and `${`
+starts an interpolation that must hold one expression and end with `}`:
+
+    const team = "payments"
+    app api { namespace = "${team}-api" }
+
+Write `\\${` for a literal `${`.
+"""),
+    _c("SL104", "unexpected end of file", """
+The file ended inside a block, list, map or call. Usually a closing `}`, `]` or `)` is
+missing; the related location shows where the unclosed construct was opened.
+"""),
+    # ---- names and imports --------------------------------------------------------------
+    _c("SL200", "unknown name", """
+A name refers to nothing declared in this project, its imports or the built-ins. The hint
+suggests the closest declared name. Names are case-sensitive.
+"""),
+    _c("SL201", "duplicate declaration", """
+Two declarations of the same kind share a name. Apps, environments, images, registries,
+promotions, policies and constants each have one namespace per project; the related
+location points at the first declaration.
+"""),
+    _c("SL202", "wrong kind of reference", """
+A name refers to a declaration of another kind than the place requires, e.g. an image where
+an environment is expected in `deploy = [...]`.
+"""),
+    _c("SL203", "unknown module member", """
+`alias.name` names something the imported module does not declare.
+"""),
+    _c("SL204", "import not found", """
+The path of an `import` does not name an existing file. Relative paths (`./x.setlist`,
+`../shared/envs.setlist`) are resolved from the importing file's folder; the `.setlist`
+extension may be left out. `std/...` names a module of the standard library.
+"""),
+    _c("SL205", "import cycle", """
+Modules import each other in a cycle. The message lists the chain; move the shared
+declarations into a module that both import.
+"""),
+    _c("SL206", "duplicate import alias", """
+Two imports in one file use the same alias. Give one of them another name with `as`.
+"""),
+    _c("SL207", "unused import", """
+An imported module is never referred to. Remove the import or use one of its declarations.
+"""),
+    _c("SL208", "constant cycle", """
+Constants refer to each other in a cycle, so none of them has a value.
+"""),
+    # ---- blocks, fields, types ----------------------------------------------------------
+    _c("SL300", "unknown field", """
+The block does not have a field of this name. The hint suggests the closest known field;
+`setlist explain` on the block kind's reference in docs/language.md lists all of them.
+"""),
+    _c("SL301", "missing required field", """
+A required field of the block is not set, e.g. an `image` without `repository` or an
+`app` without `deploy`.
+"""),
+    _c("SL302", "wrong type", """
+The value has another type than the field or argument expects (a string where a duration
+is expected, a list where a single name is expected, ...). The message names both types.
+"""),
+    _c("SL303", "duplicate field", """
+A field is set twice in one block; the second one would silently win, so it is an error.
+"""),
+    _c("SL304", "bad call", """
+A call names an unknown function, or passes arguments the function does not take: too
+many or too few, an unknown named argument, or one given twice.
+"""),
+    _c("SL305", "literal credential", """
+Credentials must never be written into the spec (it is committed to Git). Use
+`credentials = docker_config` to read the docker config.json (and its credential
+helpers), or `credentials = env("REGISTRY_TOKEN")` to read a variable at run time.
+"""),
+    _c("SL306", "duplicate block", """
+A block that may appear only once in a project (such as `gitops`) appears again.
+"""),
+    _c("SL307", "expression not allowed here", """
+The expression is valid in another place but not here: for instance a cluster selector
+outside `clusters =` or `rollout =`, `rest` outside `rollout`, or `as` outside an app's
+`images` list.
+"""),
+    _c("SL308", "duplicate list item", """
+A list that names declarations (`deploy`, `images`, `platforms`, ...) names one twice.
+"""),
+    # ---- value syntax -------------------------------------------------------------------
+    _c("SL400", "invalid version constraint", """
+Version constraints use the Masterminds semver v3 syntax that Argo CD Image Updater uses:
+`^1.2`, `~1.2.3`, `1.x`, `>=1.2 <2`, `1.2 - 1.4`, alternatives with `||`. Pre-release
+versions are only considered when the constraint has a pre-release part, e.g. `2.x-0`.
+"""),
+    _c("SL401", "invalid regular expression", """
+Tag filters are regular expressions in Go's RE2 syntax (what Argo CD Image Updater runs).
+Backreferences and lookaround are not available in RE2.
+"""),
+    _c("SL402", "invalid glob", """
+Tag globs use `*` for any run of characters, `?` for one character and `[...]` for a
+character class.
+"""),
+    _c("SL403", "invalid duration", """
+Durations are a number followed by a unit, combinable from the largest unit down:
+`90s`, `15m`, `2h`, `1h30m`, `7d`, `2w`.
+"""),
+    _c("SL404", "invalid date", """
+Dates are written `YYYY-MM-DD` and must exist in the calendar, optionally with a time:
+`2027-03-01T12:00:00Z`.
+"""),
+    _c("SL405", "invalid cron expression", """
+Freeze windows start on a standard five-field cron schedule (minute hour day-of-month
+month day-of-week), the format Argo CD sync windows use, e.g. `"0 16 * * 5"`.
+"""),
+    _c("SL406", "unknown time zone", """
+Time zones are IANA names such as `Europe/Berlin`, `America/New_York` or `UTC`.
+"""),
+    _c("SL407", "invalid platform", """
+Platforms are written `os/arch` or `os/arch/variant`, as in OCI image indexes:
+`linux/amd64`, `linux/arm64`, `linux/arm/v7`.
+"""),
+    _c("SL408", "invalid URL", """
+The value must be a URL (`https://host/path`, `ssh://git@host/path`) or, for Git
+repositories, the scp-like form `git@host:org/repo.git`.
+"""),
+    _c("SL409", "invalid Kubernetes name", """
+Names that end up in Kubernetes objects (apps, environments, namespaces, projects) must be
+DNS-1123 labels: at most 63 lowercase letters, digits and '-', starting and ending with a
+letter or digit. Identifiers in Setlist may use '_' and upper case, but not these ones.
+"""),
+    _c("SL410", "generated name too long", """
+Setlist generates Kubernetes names such as `<app>-<env>` for ApplicationSets and
+Applications. These must stay within 63 characters; shorten the app or environment name.
+"""),
+    _c("SL411", "invalid label", """
+Label keys are an optional DNS subdomain prefix and a name of at most 63 characters
+(`topology.kubernetes.io/region`); label values are at most 63 characters of letters,
+digits, '-', '_' and '.', starting and ending with a letter or digit.
+"""),
+    _c("SL412", "invalid registry host or repository", """
+A registry host is a host name with an optional port (`ghcr.io`, `localhost:5000`), with
+no scheme or path. A repository path uses lowercase letters, digits and separators
+(`myorg/api`), as the OCI distribution spec requires.
+"""),
+    _c("SL413", "invalid tag or digest", """
+Image tags are up to 128 letters, digits, '_', '.' and '-', not starting with '.' or
+'-'; digests are `sha256:` followed by 64 hexadecimal digits.
+"""),
+    # ---- promotion ----------------------------------------------------------------------
+    _c("SL500", "promotion stage is not a deployment target", """
+Every stage of a promotion must be an environment that at least one app deploying the
+promoted image deploys to; otherwise the promotion would move versions nobody runs.
+"""),
+    _c("SL501", "stage promoted twice", """
+Each stage has exactly one upstream (`registry` or another environment). A second rule
+for the same stage is an error; the related location points at the first.
+"""),
+    _c("SL502", "promotion cycle", """
+The promotion rules form a cycle (`staging <- prod`, `prod <- staging`), so no version
+could ever enter them.
+"""),
+    _c("SL503", "stage unreachable from the registry", """
+A stage's chain of upstreams never reaches `registry`, so no version would ever arrive.
+"""),
+    _c("SL504", "environment without promotion", """
+An app deploys the image to an environment that the image's promotion rules do not cover;
+that environment would never receive a version. Add a rule for it.
+"""),
+    # ---- selectors ----------------------------------------------------------------------
+    _c("SL600", "selector can never match", """
+The cluster selector contradicts itself (`cluster.env == "a" and cluster.env == "b"`,
+`exists cluster.x and not exists cluster.x`), so no cluster is ever selected.
+"""),
+    _c("SL601", "invalid selector", """
+A cluster selector compares a cluster label with a string (`cluster.env == "prod"`),
+tests membership (`cluster.region in ["eu-west-1"]`, `not in`), or existence
+(`exists cluster.canary`), combined with `and`, `or`, `not` and parentheses.
+"""),
+]}
+
+
+def explain(code: str) -> str | None:
+    entry = CODES.get(code.upper())
+    if entry is None:
+        return None
+    return f"{entry.code}: {entry.title}\n\n{entry.explanation}\n"
+
+
+def markdown() -> str:
+    """docs/diagnostics.md, generated so that docs and `setlist explain` never disagree."""
+    lines = [
+        "# Diagnostics",
+        "",
+        "<!-- Generated by `python -m setlist.codes > docs/diagnostics.md`; do not edit. -->",
+        "",
+        "Every diagnostic has a code; `setlist explain CODE` prints the same text as below.",
+        "",
+    ]
+    for entry in CODES.values():
+        lines += [f"## {entry.code}: {entry.title}", "", entry.explanation, ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

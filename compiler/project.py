@@ -1,0 +1,256 @@
+"""The session object: loads source files and their imports, runs the stages, holds results.
+
+The CLI and the language server both go through ``load``/``Project``; neither runs a stage on
+its own. Sources may be given as overrides (unsaved editor buffers) instead of disk files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from . import model as m
+from .diagnostics import Diagnostic, Severity, error, sort_diagnostics
+from .parse import parse_source
+from .spec import Spec
+
+STD_PREFIX = "std/"
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
+
+
+class LoadError(Exception):
+    """A path given on the command line cannot be read (a bad invocation, exit 2)."""
+
+
+@dataclass
+class SourceFile:
+    key: str                 # display path: relative to cwd when below it; "std/x.setlist"
+    text: str
+    module: m.Module
+    is_root: bool = True
+    imports: dict[str, str] = field(default_factory=dict)  # alias -> key of the imported file
+    import_decls: dict[str, m.Import] = field(default_factory=dict)
+
+
+@dataclass
+class Project:
+    files: dict[str, SourceFile]
+    diagnostics: list[Diagnostic]
+    spec: Spec | None = None
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {k: f.text for k, f in self.files.items()}
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def roots(self) -> list[SourceFile]:
+        return [f for f in self.files.values() if f.is_root]
+
+
+def display_path(path: Path) -> str:
+    absolute = path.absolute()
+    try:
+        rel = os.path.relpath(absolute)
+    except ValueError:  # another drive
+        return absolute.as_posix()
+    if rel.startswith(".."):
+        return absolute.as_posix()
+    return Path(rel).as_posix()
+
+
+def discover(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files and directories into the sorted list of *.setlist files they name."""
+    found: dict[str, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames
+                                     if d not in SKIP_DIRS and not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.endswith(".setlist"):
+                        p = Path(dirpath, name)
+                        found.setdefault(display_path(p), p)
+        elif path.is_file():
+            found.setdefault(display_path(path), path)
+        else:
+            raise LoadError(f"{raw}: no such file or directory")
+    return [found[k] for k in sorted(found)]
+
+
+def _std_text(key: str) -> str | None:
+    name = key[len(STD_PREFIX):]
+    node = resources.files("setlist.stdlib").joinpath("std", name)
+    try:
+        return node.read_text("utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{display_path(path)}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise LoadError(f"{display_path(path)}: {exc.strerror}") from None
+
+
+def load(paths: Iterable[str | os.PathLike] = (".",), *,
+         overrides: Mapping[str, str] | None = None) -> Project:
+    """Load, parse and check a project: the public entry point (``setlist.load``).
+
+    ``overrides`` maps display paths to text that replaces (or adds) a file's content.
+    Raises ``LoadError`` only for paths that do not exist; everything else is a diagnostic.
+    """
+    overrides = dict(overrides or {})
+    files: dict[str, SourceFile] = {}
+    diags: list[Diagnostic] = []
+    root_keys = [display_path(p) for p in discover(paths)] if paths else []
+    for key in sorted(overrides):
+        if key not in root_keys and not key.startswith(STD_PREFIX):
+            root_keys.append(key)
+    root_keys.sort()
+
+    pending = list(root_keys)
+    texts: dict[str, str] = {}
+    while pending:
+        key = pending.pop(0)
+        if key in files:
+            continue
+        if key in overrides:
+            text = overrides[key]
+        elif key.startswith(STD_PREFIX):
+            text = _std_text(key) or ""
+        else:
+            text = _read(Path(key))
+        texts[key] = text
+        module, parse_diags = parse_source(text, key)
+        diags.extend(parse_diags)
+        source = SourceFile(key=key, text=text, module=module)
+        files[key] = source
+        for decl in module.decls:
+            if isinstance(decl, m.Import):
+                target = _resolve_import(source, decl, overrides, diags)
+                if target is None:
+                    continue
+                alias = decl.name or _default_alias(target)
+                if alias in source.imports:
+                    first = source.import_decls[alias]
+                    diags.append(error(decl.name_span or decl.span, "SL206",
+                                       f"the alias '{alias}' is already used by another import",
+                                       "give this import another name with 'as'",
+                                       related=(_related(first.span, "first import"),)))
+                    continue
+                source.imports[alias] = target
+                source.import_decls[alias] = decl
+                if target not in files:
+                    pending.append(target)
+
+    imported = {t for f in files.values() for t in f.imports.values() if t != f.key}
+    for key, source in files.items():
+        source.is_root = key in root_keys and key not in imported
+    diags.extend(_import_cycles(files))
+
+    project = Project(files=files, diagnostics=diags)
+    from .check import check  # the checker is imported late to keep `--help` fast
+
+    check(project)
+    project.diagnostics = sort_diagnostics(project.diagnostics)
+    return project
+
+
+def _related(span, message):
+    from .diagnostics import Related
+
+    return Related(span=span, message=message)
+
+
+def _default_alias(key: str) -> str:
+    return Path(key).stem
+
+
+def _resolve_import(source: SourceFile, decl: m.Import, overrides: Mapping[str, str],
+                    diags: list[Diagnostic]) -> str | None:
+    raw = decl.path.text
+    if not decl.path.is_plain or not raw:
+        diags.append(error(decl.path.span, "SL204", "an import path must be a plain string",
+                           'e.g. import "./envs.setlist" or import "std/sync"'))
+        return None
+    target = raw if raw.endswith(".setlist") else raw + ".setlist"
+    if raw.startswith(STD_PREFIX):
+        if _std_text(target) is None:
+            known = sorted(
+                STD_PREFIX + p.name.removesuffix(".setlist")
+                for p in resources.files("setlist.stdlib").joinpath("std").iterdir()
+                if p.name.endswith(".setlist"))
+            diags.append(error(decl.path.span, "SL204",
+                               f"the standard library has no module '{raw}'",
+                               "available: " + ", ".join(known)))
+            return None
+        return target
+    if source.key.startswith(STD_PREFIX):
+        key = (Path(source.key).parent / target).as_posix()
+        return key
+    if not (raw.startswith("./") or raw.startswith("../")):
+        diags.append(error(decl.path.span, "SL204",
+                           f"import path '{raw}' is neither relative nor a std module",
+                           f'write "./{raw}" for a file next to this one'))
+        return None
+    base = Path(source.key).parent
+    key = display_path(Path(os.path.normpath(base / target)))
+    if key in overrides or Path(key).is_file():
+        return key
+    diags.append(error(decl.path.span, "SL204", f"cannot find '{raw}' (looked for {key})",
+                       "paths are relative to the importing file's folder"))
+    return None
+
+
+def _import_cycles(files: dict[str, SourceFile]) -> list[Diagnostic]:
+    """Report each cycle once, at the import that closes it (in sorted file order)."""
+    diags: list[Diagnostic] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    stack: list[str] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(key: str) -> None:
+        state[key] = 1
+        stack.append(key)
+        source = files[key]
+        for alias in sorted(source.imports):
+            target = source.imports[alias]
+            if target not in files:
+                continue
+            if state.get(target) == 1:
+                cycle = stack[stack.index(target):] + [target]
+                members = frozenset(cycle)
+                if members not in reported:
+                    reported.add(members)
+                    decl = source.import_decls[alias]
+                    diags.append(error(decl.path.span, "SL205",
+                                       "import cycle: " + " → ".join(cycle),
+                                       "move what both files need into a third module"))
+            elif state.get(target) is None:
+                visit(target)
+        stack.pop()
+        state[key] = 2
+
+    for key in sorted(files):
+        if state.get(key) is None:
+            visit(key)
+    return diags

@@ -1,0 +1,683 @@
+"""Validators for literal values, run by the checker before anything reaches a cluster.
+
+Every value here is eventually interpreted by another program (Argo CD, the image updater,
+a registry, the Kubernetes API server), usually long after ``setlist`` has finished. A typo
+found there costs a failed sync at 3 a.m.; found here it costs a red squiggle. So each
+validator mirrors the consuming program's rules and explains a failure in the words of the
+person who wrote the value, with an offset so the diagnostic can point at the character.
+
+All functions are pure: they take the literal string and return ``None`` when it is fine
+or a ``ValueProblem`` describing the first thing wrong with it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import difflib
+import ipaddress
+import math
+import re
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
+
+from .versions import ConstraintError, parse_constraint, parse_version
+
+@dataclass(frozen=True)
+class ValueProblem:
+    """What is wrong, an optional fix, and where: ``offset`` is 0-based within the value,
+    or None when the problem concerns the value as a whole."""
+
+    message: str
+    hint: str | None = None
+    offset: int | None = None
+
+
+_P = ValueProblem  # the constructor is called ~80 times below; the short name keeps lines short
+
+
+def _digits(text: str) -> bool:
+    """str.isdigit() also accepts '²' and other digits int() and Go reject."""
+    return text.isascii() and text.isdigit()
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """Case-insensitive first, because 'europe/berlin' is the commonest near miss."""
+    folded = {c.lower(): c for c in choices}
+    if word.lower() in folded:
+        return folded[word.lower()]
+    close = difflib.get_close_matches(word.lower(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
+
+
+def _guess_hint(word: str, choices: Iterable[str], fallback: str | None = None) -> str | None:
+    guess = _did_you_mean(word, choices)
+    return f"Did you mean '{guess}'?" if guess else fallback
+
+
+# --- versions and patterns -----------------------------------------------------------------
+
+
+def check_semver_constraint(text: str) -> ValueProblem | None:
+    """The image updater silently skips an image whose constraint it cannot parse."""
+    try:
+        parse_constraint(text)
+    except ConstraintError as err:
+        return _P(f"{err.message}.", "Ranges look like '^1.4', '~2.3.0', '>=1.2 <2' or '1.x'.",
+                  err.offset)
+    return None
+
+
+_RE2 = "Go's RE2 engine, which Argo CD Image Updater uses,"
+_RE2_UNSUPPORTED = (  # (opener, what, plural, fix)
+    ("(?<=", "a lookbehind", "lookbehinds", "match the preceding text explicitly"),
+    ("(?<!", "a negative lookbehind", "lookbehinds", "restructure the pattern"),
+    ("(?=", "a lookahead", "lookaheads", "match the following text explicitly"),
+    ("(?!", "a negative lookahead", "lookaheads", "list the allowed alternatives instead"),
+    ("(?>", "an atomic group", "atomic groups", "use a plain group '(?:...)'"),
+    ("(?P=", "a named backreference", "backreferences", "match the repeated text explicitly"),
+    ("(?(", "a conditional group", "conditionals", "use alternation '(a|b)' instead"),
+)
+_REPEAT_RE = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
+
+
+def check_regex(text: str) -> ValueProblem | None:
+    """Python accepts constructs that Go's RE2 rejects, so a pattern that compiles here is
+    also screened for them; the image updater would otherwise fail at runtime."""
+    try:
+        re.compile(text)
+    except re.error as err:
+        return _P(f"'{text}' is not a valid regular expression: {err.msg}.", None, err.pos)
+    where = f"The regular expression '{text}' uses"
+    i = 0
+    while i < len(text):
+        ch, nxt = text[i], text[i + 1 : i + 2]
+        if ch == "\\":
+            if _digits(nxt) and nxt != "0":
+                return _P(f"{where} a backreference ('\\{nxt}').",
+                          f"{_RE2} does not support backreferences; match the text explicitly.", i)
+            if nxt == "Z":
+                return _P(f"{where} '\\Z'.", f"{_RE2} does not support '\\Z'; use '$' instead.", i)
+            i += 2
+            continue
+        if ch == "[":
+            i = _class_end(text, i, "^") + 1
+            continue
+        for opener, what, plural, fix in _RE2_UNSUPPORTED:
+            if text.startswith(opener, i):
+                return _P(f"{where} {what} ('{opener}').",
+                          f"{_RE2} does not support {plural}; {fix}.", i)
+        if ch in "*+?" and text[i - 1 : i] != "(":
+            end = i + 1
+        elif ch == "{" and (m := _REPEAT_RE.match(text, i)):
+            end = m.end()
+        else:
+            i += 1
+            continue
+        if text[end : end + 1] == "+":
+            return _P(f"{where} a possessive quantifier ('{text[i:end + 1]}').",
+                      f"{_RE2} does not support possessive quantifiers; drop the last '+'.", end)
+        i = end + (text[end : end + 1] == "?")
+    return None
+
+
+def _class_end(text: str, start: int, negators: str) -> int:
+    """Index of the ']' closing the class opened at ``start`` (-1 if none); a ']' right
+    after the opening '[' or its negator is a literal, in globs and regexes alike."""
+    j = start + 1
+    j += text[j : j + 1] != "" and text[j] in negators
+    j += text[j : j + 1] == "]"
+    while j < len(text):
+        if text[j] == "]":
+            return j
+        j += 2 if text[j] == "\\" else 1
+    return -1
+
+
+def check_glob(text: str) -> ValueProblem | None:
+    """A malformed tag glob matches nothing, which looks exactly like "no new image"."""
+    if not text:
+        return _P("A tag glob must not be empty.", "Use '*' to match every tag.")
+    i, braces = 0, []
+    where = f"The tag glob '{text}'"
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            return _P(f"{where} contains whitespace, but image tags never do.", None, i)
+        if ch == "\\":
+            if i + 1 == len(text):
+                return _P(f"{where} ends with a lone '\\'.", "Escape it as '\\\\'.", i)
+            i += 2
+            continue
+        if ch == "[":
+            close = _class_end(text, i, "!^")
+            if close < 0:
+                return _P(f"{where} has a '[' that is never closed.",
+                          "Close the class with ']' or escape the bracket as '\\['.", i)
+            body_at = i + 1 + (text[i + 1] in "!^")
+            if body_at == close:
+                return _P(f"{where} has an empty character class.", None, i)
+            for m in re.finditer(r"(.)-(.)", text[body_at:close]):
+                if m.group(1) > m.group(2):
+                    return _P(f"{where} has a backwards range '{m.group()}'.",
+                              f"Write it as '{m.group(2)}-{m.group(1)}'.", body_at + m.start())
+            i = close + 1
+            continue
+        if ch == "{":
+            braces.append(i)
+        elif ch == "}":
+            if not braces:
+                return _P(f"{where} has a '}}' without a matching '{{'.", None, i)
+            braces.pop()
+        i += 1
+    if braces:
+        return _P(f"{where} has a '{{' that is never closed.",
+                  "Alternatives look like '{alpha,beta}'.", braces[-1])
+    return None
+
+
+# --- time ----------------------------------------------------------------------------------
+
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_UNIT_NAMES = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_DURATION_TOKEN = re.compile(r"([0-9]*)([A-Za-z]*)")
+
+
+def _duration(text: str) -> int | ValueProblem:
+    """One parser for both entry points, so the value and the diagnostics never disagree."""
+    where = f"The duration '{text}'"
+    if not text:
+        return _P("A duration must not be empty.", "Write e.g. '90s', '1h30m' or '7d'.")
+    total, pos, last_rank = 0, 0, -1
+    while pos < len(text):
+        m = _DURATION_TOKEN.match(text, pos)
+        assert m is not None  # both groups may be empty, so this always matches
+        number, unit = m.groups()
+        unit_at = pos + len(number)
+        if not number and not unit:
+            return _P(f"{where} contains '{text[pos]}', which is not a digit or a unit.",
+                      "Durations look like '90s', '1h30m' or '2w'.", pos)
+        if not number:
+            return _P(f"{where} has '{unit}' without a number before it.", None, pos)
+        if not unit and unit_at < len(text):
+            return _P(f"{where} contains '{text[unit_at]}' where a unit must be.",
+                      "Use s, m, h, d or w.", unit_at)
+        if not unit:
+            hint = "Every number needs a unit: s, m, h, d or w."
+            if pos == 0:
+                hint = f"Add a unit, e.g. '{text}s' for seconds or '{text}m' for minutes."
+            return _P(f"{where} ends with '{number}' without a unit.", hint, unit_at)
+        if unit not in _UNIT_SECONDS:
+            hint = "Use s, m, h, d or w."
+            if unit.lower() in _UNIT_SECONDS:
+                hint = f"Units are lowercase: '{unit.lower()}'."
+            elif unit == "ms":
+                hint = "Durations here have one-second resolution; use s, m, h, d or w."
+            return _P(f"{where} has an unknown unit '{unit}'.", hint, unit_at)
+        rank = list(_UNIT_SECONDS).index(unit)
+        if rank == last_rank:
+            return _P(f"{where} gives {_UNIT_NAMES[unit]} twice.",
+                      "Combine them into one number.", unit_at)
+        if rank < last_rank:
+            return _P(f"{where} lists {_UNIT_NAMES[unit]} after a smaller unit.",
+                      "Write units from largest to smallest, e.g. '1h30m'.", unit_at)
+        last_rank = rank
+        total += int(number) * _UNIT_SECONDS[unit]
+        pos = m.end()
+    return total
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds, or None; separate from ``check_duration`` so callers can compare values."""
+    result = _duration(text)
+    return result if isinstance(result, int) else None
+
+
+def check_duration(text: str) -> ValueProblem | None:
+    result = _duration(text)
+    return result if isinstance(result, ValueProblem) else None
+
+
+_DATE_SHAPE = "Dates look like '2027-03-01' or '2027-03-01T09:30Z'."
+_TIME_RE = re.compile(r"T(\d\d):(\d\d)(?::(\d\d))?(Z|[+-](\d\d):(\d\d))", re.ASCII)
+_TIME_LIMITS = ((1, 23, "hour"), (2, 59, "minute"), (3, 59, "second"), (5, 23, "zone hour"),
+                (6, 59, "zone minute"))
+
+
+def check_date(text: str) -> ValueProblem | None:
+    """Dates gate freezes and rollouts; an impossible date would silently never match."""
+    for i, want in enumerate("NNNN-NN-NN"):
+        got = text[i : i + 1]
+        if not got or (want == "N") != _digits(got) or (want == "-") != (got == "-"):
+            expected = "a digit" if want == "N" else "'-'"
+            return _P(f"'{text}' is not a date: expected {expected} at position {i + 1}, found "
+                      f"{repr(got) if got else 'the end'}.", _DATE_SHAPE, i)
+    year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+    if not 1 <= month <= 12:
+        return _P(f"'{text}' is not a date: there is no month {month}.", _DATE_SHAPE, 5)
+    days = calendar.monthrange(year or 2000, month)[1]
+    if not 1 <= day <= days:
+        name = calendar.month_name[month]
+        return _P(f"'{text}' is not a real date: {name} {year} has {days} days.", None, 8)
+    if len(text) == 10:
+        return None
+    if text[10] != "T":
+        return _P(f"'{text}' has '{text[10]}' after the date; a time must start with 'T'.",
+                  _DATE_SHAPE, 10)
+    m = _TIME_RE.fullmatch(text, 10)
+    if m is None:
+        if re.fullmatch(r"T\d\d:\d\d(:\d\d)?", text[10:], re.ASCII):
+            return _P(f"The time in '{text}' has no time zone.",
+                      "Append 'Z' for UTC or an offset such as '+02:00'.", len(text))
+        return _P(f"The time in '{text}' is malformed; expected THH:MM[:SS] and a zone.",
+                  _DATE_SHAPE, 10)
+    for group, limit, what in _TIME_LIMITS:
+        if m.group(group) is not None and int(m.group(group)) > limit:
+            return _P(f"The time in '{text}' has {what} {m.group(group)}, which is out of range "
+                      f"0-{limit}.", None, m.start(group))
+    return None
+
+
+_CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
+                     "@hourly")
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_WEEKDAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+# (name, low, high, names, example name) in robfig/cron's standard field order.
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int], str], ...] = (
+    ("minute", 0, 59, {}, ""),
+    ("hour", 0, 23, {}, ""),
+    ("day-of-month", 1, 31, {}, ""),
+    ("month", 1, 12, _MONTHS, "JAN"),
+    ("day-of-week", 0, 6, _WEEKDAYS, "MON"),
+)
+
+
+def check_cron(text: str) -> ValueProblem | None:
+    """Argo CD parses sync-window schedules with robfig/cron's standard five-field parser; a
+    schedule it rejects disables the window, which usually means deploys stop."""
+    stripped = text.strip()
+    if stripped.startswith("@"):
+        if stripped in _CRON_DESCRIPTORS:
+            return None
+        known = "Known: " + ", ".join(_CRON_DESCRIPTORS)
+        return _P(f"'{stripped}' is not a known cron descriptor.",
+                  _guess_hint(stripped, _CRON_DESCRIPTORS, known), text.index("@"))
+    fields = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
+    if len(fields) != 5:
+        hint = "Fields are: minute hour day-of-month month day-of-week, e.g. '0 22 * * 1-5'."
+        if len(fields) == 6:
+            hint = "Sync-window schedules have no seconds field; drop the first field. " + hint
+        return _P(f"The cron schedule '{text}' has {len(fields)} fields; it needs 5.", hint)
+    for (field, start), spec in zip(fields, _CRON_FIELDS, strict=True):
+        if problem := _cron_field(field, start, spec):
+            return problem
+    return None
+
+
+def _cron_field(field: str, pos: int, spec: tuple[str, int, int, dict[str, int], str]
+                ) -> ValueProblem | None:
+    """Mirrors robfig's getRange: items are '*', 'N' or 'N-M', each with an optional '/step'
+    ('N/step' runs to the field maximum). '?' is robfig's alias for '*' in the day fields."""
+    name, low, high, names, example = spec
+    for item in field.split(","):
+        rng, slash, step = item.partition("/")
+        if not item:
+            return _P(f"The cron {name} field '{field}' has an empty list item.", None, pos)
+        if slash and (not _digits(step) or int(step) == 0):
+            return _P(f"The cron {name} field has step '{step}'; a step must be a positive "
+                      "number.", None, pos + len(rng) + 1)
+        if rng == "*" or (rng == "?" and name.startswith("day")):
+            pos += len(item) + 1
+            continue
+        values, at = [], pos
+        for bound in rng.split("-", 1):
+            value = int(bound) if _digits(bound) else names.get(bound.lower())
+            if value is None:
+                allowed = f"{low}-{high}" + (f" or a name such as {example}" if names else "")
+                return _P(f"The cron {name} field has '{bound}', which is not a valid value "
+                          f"({allowed}).", None, at)
+            if not low <= value <= high:
+                hint = "Sunday is 0; 7 is not accepted." if name == "day-of-week" else None
+                return _P(f"The cron {name} {bound} is out of range {low}-{high}.", hint, at)
+            values.append(value)
+            at += len(bound) + 1
+        if len(values) == 2 and values[0] > values[1]:
+            return _P(f"The cron {name} range '{rng}' starts after it ends.",
+                      "Ranges cannot wrap around; split it in two with a comma.", pos)
+        pos += len(item) + 1
+    return None
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(text: str) -> ValueProblem | None:
+    """Argo CD loads sync-window zones with Go's time.LoadLocation, which wants IANA names."""
+    if text in _timezones():
+        return None
+    return _P(f"'{text}' is not a known IANA time zone.",
+              _guess_hint(text, _timezones(), "Use an IANA name such as 'Europe/Berlin'."))
+
+
+# --- platforms and locations ---------------------------------------------------------------
+
+_GOOS = ("aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux",
+         "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows")
+_GOARCH = ("386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le",
+           "ppc64", "ppc64le", "riscv64", "s390x", "wasm")
+_PLATFORM_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm/v7",
+                     "armel": "arm/v6", "i386": "386", "i686": "386", "x86": "386",
+                     "macos": "darwin", "osx": "darwin", "win": "windows", "win32": "windows"}
+_VARIANTS = {"arm": ("v5", "v6", "v7", "v8"), "amd64": ("v1", "v2", "v3", "v4"),
+             "arm64": ("v8", "v9", "v9.0") + tuple(f"v8.{n}" for n in range(10))}
+
+
+def check_platform(text: str) -> ValueProblem | None:
+    """Platforms select an entry of an OCI image index; a misspelt one selects nothing."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        return _P(f"'{text}' is not a platform: expected os/arch[/variant].",
+                  "Platforms look like 'linux/amd64' or 'linux/arm/v7'.")
+    offset = 0
+    for part, known, what in ((parts[0], _GOOS, "operating system"),
+                              (parts[1], _GOARCH, "architecture")):
+        if part not in known:
+            hint = _guess_hint(part, known, f"Known: {', '.join(known)}.")
+            if alias := _PLATFORM_ALIASES.get(part.lower()):
+                hint = f"OCI platforms use Go names: write '{alias}' instead of '{part}'."
+            return _P(f"'{part}' in '{text}' is not a known {what}.", hint, offset)
+        offset += len(part) + 1
+    if len(parts) == 3:
+        arch, variant = parts[1], parts[2]
+        allowed = _VARIANTS.get(arch)
+        if (allowed and variant not in allowed) or not re.fullmatch(r"[a-z0-9.]+", variant):
+            listed = f"Variants of {arch}: {', '.join(allowed)}." if allowed else None
+            return _P(f"'{variant}' is not a known variant of {arch} in '{text}'.",
+                      _guess_hint(variant, allowed or (), listed), offset)
+    return None
+
+
+_SCP_RE = re.compile(r"(?:[\w.~-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?P<path>.*)")
+
+
+def check_url(text: str, schemes: tuple[str, ...] = ("https", "http", "ssh", "git", "file")
+              ) -> ValueProblem | None:
+    """Repository URLs reach Argo CD verbatim, and it fails late and vaguely on bad ones.
+    scp-like addresses ('git@host:org/repo') are accepted when 'ssh' is allowed, as git does;
+    a numeric "path" ('host:5000') is a port, so that is not taken for one."""
+    if not text:
+        return _P("A URL must not be empty.")
+    if ws := re.search(r"\s", text):
+        return _P(f"The URL '{text}' contains whitespace.", None, ws.start())
+    if "://" not in text:
+        scp = _SCP_RE.fullmatch(text)
+        if scp and "/" not in text[: scp.start("path")] and not _digits(scp["path"]):
+            if "ssh" not in schemes:
+                return _P(f"'{text}' is an SSH (scp-style) address, but only "
+                          f"{', '.join(schemes)} URLs are allowed here.")
+            if not scp["path"].strip("/"):
+                return _P(f"The SSH address '{text}' has no repository path.", None, len(text))
+            return None
+        return _P(f"'{text}' is not a URL: it has no scheme.",
+                  f"Write it as 'https://{text}'." if "https" in schemes else None, 0)
+    scheme = text.split("://", 1)[0]
+    if scheme.lower() not in schemes:
+        return _P(f"The URL '{text}' uses scheme '{scheme}', which is not allowed here.",
+                  f"Allowed: {', '.join(schemes)}.", 0)
+    parts, host_at = urlsplit(text), len(scheme) + 3
+    if scheme.lower() != "file" and not parts.hostname:
+        return _P(f"The URL '{text}' has no host.", None, host_at)
+    try:
+        parts.port
+    except ValueError:
+        return _P(f"The URL '{text}' has an invalid port.", "Ports are 1-65535.",
+                  text.rfind(":", host_at, host_at + len(parts.netloc)))
+    return None
+
+
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAME_RULES = {  # kind -> (allowed characters, their description, full-match pattern)
+    "label": (r"[a-z0-9-]", "lowercase letters, digits and '-'", re.compile(_DNS_LABEL)),
+    "subdomain": (r"[a-z0-9.-]", "lowercase letters, digits, '-' and '.'",
+                  re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")),
+    "name": (r"[A-Za-z0-9_.-]", "letters, digits, '-', '_' and '.'",
+             re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")),
+}
+
+
+def _fixed_name(text: str, kind: str, max_len: int) -> str:
+    """A best-effort corrected name for the hint: Kubernetes users mostly trip over
+    uppercase and underscores, so lowercase and map everything invalid to '-'."""
+    if kind == "name":
+        return re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:max_len].strip("-_.")
+    fixed = re.sub(r"[^a-z0-9.-]" if kind == "subdomain" else r"[^a-z0-9-]", "-", text.lower())
+    fixed = ".".join(p.strip("-") for p in fixed.split(".") if p.strip("-"))
+    return fixed[:max_len].strip("-.")
+
+
+def _name_problem(text: str, what: str, kind: str, max_len: int, base: int = 0
+                  ) -> ValueProblem | None:
+    """Shared reporting for the Kubernetes name rules, which differ only in character set."""
+    chars, allowed, pattern = _NAME_RULES[kind]
+    fix = _fixed_name(text, kind, max_len)
+    hint = f"Try '{fix}'." if fix and fix != text else None
+    if not text:
+        return _P(f"{what} must not be empty.", None, base)
+    if len(text) > max_len:
+        return _P(f"{what} '{text}' is {len(text)} characters long; the limit is {max_len}.",
+                  hint, base + max_len)
+    if pattern.fullmatch(text):
+        return None
+    for i, ch in enumerate(text):
+        if not re.fullmatch(chars, ch):
+            return _P(f"{what} '{text}' contains '{ch}'; only {allowed} are allowed.",
+                      hint, base + i)
+    at = 0 if not text[0].isalnum() else len(text) - 1
+    around = ""
+    if kind == "subdomain":
+        around = " (also on both sides of each '.')"
+        at = next((i for i, c in enumerate(text) if c in ".-" and (
+            i in (0, len(text) - 1) or "." in (text[i - 1], text[i + 1]))), at)
+    return _P(f"{what} '{text}' must start and end with a letter or digit{around}.", hint,
+              base + at)
+
+
+def check_dns1123_label(text: str, max_len: int = 63) -> ValueProblem | None:
+    """Namespaces, Application names and the like must be DNS-1123 labels; the API server
+    only says so at apply time, in the middle of a sync."""
+    return _name_problem(text, "The name", "label", max_len)
+
+
+def check_dns1123_subdomain(text: str, max_len: int = 253) -> ValueProblem | None:
+    return _name_problem(text, "The name", "subdomain", max_len)
+
+
+def check_label_key(text: str) -> ValueProblem | None:
+    """Keys are '[prefix/]name'; the prefix is a DNS subdomain, the name a 63-char name."""
+    prefix, slash, name = text.rpartition("/")
+    if slash and "/" in prefix:
+        return _P(f"The label key '{text}' has more than one '/'.", None, text.index("/"))
+    if slash and (problem := _name_problem(prefix, "The label key prefix", "subdomain", 253)):
+        return problem
+    return _name_problem(name, "The label name", "name", 63, len(prefix) + len(slash))
+
+
+def check_label_value(text: str) -> ValueProblem | None:
+    return _name_problem(text, "The label value", "name", 63) if text else None
+
+
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
+def check_host(text: str) -> ValueProblem | None:
+    """Registry hosts are joined with repository paths later; a scheme or path here gives
+    references like 'https://ghcr.io/org/app' that no client can pull."""
+    where = f"The registry host '{text}'"
+    if not text:
+        return _P("A registry host must not be empty.", "For example 'ghcr.io'.")
+    if "://" in text:
+        return _P(f"{where} includes a scheme.", f"Write just the host: drop '{text.split('://', 1)[0]}://'.", 0)
+    if "/" in text:
+        at = text.index("/")
+        return _P(f"{where} includes a path.",
+                  f"Drop '{text[at:]}'; the repository path is given separately.", at)
+    if text.startswith("["):
+        close = text.find("]")
+        host, rest = text[1:close], text[close + 1 :]
+        if close < 0 or (rest and not rest.startswith(":")):
+            return _P(f"{where} has a malformed bracketed IPv6 address.", None, 0)
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return _P(f"'{host}' in '{text}' is not an IPv6 address.", None, 1)
+        has_port, port = bool(rest), rest[1:]
+    else:
+        host, colon, port = text.partition(":")
+        has_port = bool(colon)
+        if ":" in port:
+            return _P(f"{where} has more than one ':'.",
+                      "Write IPv6 addresses in brackets, e.g. '[::1]:5000'.", 0)
+        if not host:
+            return _P(f"{where} has no host name before the ':'.", None, 0)
+        if not _DOMAIN_RE.fullmatch(host):
+            bad = next((i for i, c in enumerate(host) if not (c.isalnum() or c in ".-")), 0)
+            return _P(f"'{host}' in '{text}' is not a valid host name.", None, bad)
+        if re.fullmatch(r"[0-9.]+", host):
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                return _P(f"'{host}' in '{text}' is not an IPv4 address.", None, 0)
+    if has_port and not (_digits(port) and 0 < int(port) < 65536):
+        return _P(f"The port '{port}' in '{text}' is not a number from 1 to 65535.", None,
+                  len(text) - len(port))
+    return None
+
+
+_REPO_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_REPO_RE = re.compile(rf"{_REPO_COMPONENT}(?:/{_REPO_COMPONENT})*")
+
+
+def check_repository_path(text: str) -> ValueProblem | None:
+    """Registries reject names outside the distribution-spec grammar at push and pull."""
+    where = f"The repository path '{text}'"
+    if not text:
+        return _P("A repository path must not be empty.")
+    if len(text) > 255:
+        return _P(f"The repository path is {len(text)} characters; the limit is 255.", None, 255)
+    if _REPO_RE.fullmatch(text):
+        return None
+    cut = min((text.index(c) for c in ":@" if c in text), default=-1)
+    if cut >= 0:
+        what = "a tag" if text[cut] == ":" else "a digest"
+        return _P(f"{where} includes {what}.", f"Drop '{text[cut:]}' and set it separately.", cut)
+    lowered = text.lower()
+    hint = f"Repository paths are lowercase: '{lowered}'." if _REPO_RE.fullmatch(lowered) else None
+    rule = "components are lowercase letters and digits joined by '.', '_', '__' or '-'"
+    pos = 0
+    for component in text.split("/"):
+        if not component:
+            return _P(f"{where} has an empty component (a leading, trailing or doubled '/').",
+                      hint, pos)
+        m = re.match(_REPO_COMPONENT, component)
+        bad = pos + (m.end() if m else 0)
+        if bad != pos + len(component):
+            ch = text[bad]
+            detail = f"contains '{ch}'"
+            if ch in "._-":
+                detail = f"has '{ch}' where a letter or digit must be"
+            return _P(f"{where} {detail}; {rule}.", hint, bad)
+        pos += len(component) + 1
+    return _P(f"{where} is not valid; {rule}.", hint)  # unreachable in practice
+
+
+def check_tag(text: str) -> ValueProblem | None:
+    """Tags follow the OCI distribution grammar; '+' from semver build metadata is the usual
+    offender because registries cannot store it."""
+    where = f"The image tag '{text}'"
+    if not text:
+        return _P("An image tag must not be empty.")
+    if len(text) > 128:
+        return _P(f"The image tag is {len(text)} characters; the limit is 128.", None, 128)
+    if text[0] in ".-":
+        return _P(f"{where} starts with '{text[0]}'; it must start with a letter, digit or '_'.",
+                  None, 0)
+    for i, ch in enumerate(text):
+        if not (ch.isascii() and (ch.isalnum() or ch in "._-")):
+            hint = {"+": "Registries cannot store '+'; builds usually push '_' in its place.",
+                    ":": "Give only the tag, without the repository and ':'."}.get(ch)
+            return _P(f"{where} contains '{ch}'; only letters, digits, '_', '.' and '-' are "
+                      "allowed.", hint, i)
+    return None
+
+
+_DIGEST_HEX = {"sha256": 64, "sha512": 128}
+
+
+def check_digest(text: str) -> ValueProblem | None:
+    """Digests pin images byte for byte, so a truncated one is a guaranteed pull failure."""
+    where = f"The digest '{text}'"
+    algorithm, colon, encoded = text.partition(":")
+    if not colon:
+        hint = "Digests look like 'sha256:' followed by 64 lowercase hex digits."
+        if len(text) == 64 and re.fullmatch(r"[0-9a-f]+", text):
+            hint = f"Write 'sha256:{text}'."
+        return _P(f"{where} has no algorithm prefix.", hint, 0)
+    if algorithm not in _DIGEST_HEX:
+        return _P(f"{where} uses algorithm '{algorithm}'; expected sha256 or sha512.", None, 0)
+    base, want = len(algorithm) + 1, _DIGEST_HEX[algorithm]
+    for i, ch in enumerate(encoded):
+        if ch not in "0123456789abcdef":
+            hint = "Digests use lowercase hex." if ch in "ABCDEF" else None
+            return _P(f"{where} contains '{ch}', which is not a lowercase hex digit.", hint,
+                      base + i)
+    if len(encoded) != want:
+        return _P(f"{where} has {len(encoded)} hex digits; {algorithm} needs {want}.", None,
+                  base + min(len(encoded), want))
+    return None
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+_SECRET_PATTERNS = (
+    re.compile(r"(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"),  # GitHub tokens
+    re.compile(r"github_pat_[A-Za-z0-9_]{20,}"),
+    re.compile(r"glpat-[A-Za-z0-9_-]{20,}"),  # GitLab
+    re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}"),  # AWS access key ids
+    re.compile(r"xox[abprs]-[A-Za-z0-9-]{10,}"),  # Slack
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT header.payload
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"),  # credentials inside a URL
+)
+_PAIR_RE = re.compile(r"(?P<user>[A-Za-z0-9._-]{1,64}):(?P<secret>[^\s:/@]{6,})")
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def looks_like_secret(text: str) -> bool:
+    """Credentials written into config end up in Git and in rendered manifests; flagging
+    likely ones lets the checker insist on a secret reference instead. Heuristic by nature:
+    it favours known token formats and stays quiet on digests, commit ids, versions and
+    ports, which fill config files and must not drown the real findings."""
+    if any(p.search(text) for p in _SECRET_PATTERNS):
+        return True
+    if pair := _PAIR_RE.fullmatch(text):  # user:password
+        secret = pair["secret"]
+        if (pair["user"].lower() not in _DIGEST_HEX and not _digits(secret)
+                and parse_version(secret.lstrip("v")) is None
+                and re.search(r"[A-Za-z]", secret) and re.search(r"[^A-Za-z]", secret)):
+            return True
+    if len(text) < 20 or not re.fullmatch(r"[A-Za-z0-9+/=_-]+", text):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F]+", text):
+        return False  # commit ids and bare digests: identifiers, not credentials
+    classes = sum(bool(re.search(c, text)) for c in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    return classes == 3 and _entropy(text) >= 3.5
