@@ -7,26 +7,55 @@ spec in ``setlist.spec``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, fields
+from typing import Literal, Union
 
 from .diagnostics import Span
 
+# Plain frozen dataclasses rather than pydantic models: the syntax tree is built once per
+# parse from already-valid pieces, and pydantic's schema building would cost more at start-up
+# than the whole check of a small project. The typed spec (setlist.spec) is pydantic.
+node = dataclass(frozen=True, slots=True, kw_only=True)
 
-class Node(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
+@node
+class Node:
     span: Span
+
+    def children(self) -> list["Node"]:
+        """Direct child nodes in field order (for generic walks)."""
+        out: list[Node] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Node):
+                out.append(value)
+            elif isinstance(value, tuple):
+                out.extend(x for x in value if isinstance(x, Node))
+        return out
 
 
 # ---------------------------------------------------------------- expressions
 
+@node
 class Name(Node):
     kind: Literal["name"] = "name"
     name: str
 
 
+# The name of a placeholder node standing where a broken piece was already reported, so that
+# later stages stay quiet about it instead of cascading.
+REPORTED = "\0reported"
+
+
+def reported(span: Span) -> Name:
+    return Name(span=span, name=REPORTED)
+
+
+def is_reported(expr: object) -> bool:
+    return isinstance(expr, Name) and expr.name == REPORTED
+
+
+@node
 class Attr(Node):
     kind: Literal["attr"] = "attr"
     value: Expr
@@ -34,18 +63,21 @@ class Attr(Node):
     attr_span: Span
 
 
+@node
 class Index(Node):
     kind: Literal["index"] = "index"
     value: Expr
     index: Expr
 
 
+@node
 class KwArg(Node):
     name: str
     name_span: Span
     value: Expr
 
 
+@node
 class Call(Node):
     kind: Literal["call"] = "call"
     func: Expr
@@ -53,6 +85,7 @@ class Call(Node):
     kwargs: tuple[KwArg, ...] = ()
 
 
+@node
 class Str(Node):
     """A string literal. ``parts`` alternates literal text and interpolated expressions."""
 
@@ -69,46 +102,55 @@ class Str(Node):
         return "".join(p if isinstance(p, str) else "${…}" for p in self.parts)
 
 
+@node
 class Int(Node):
     kind: Literal["int"] = "int"
     value: int
 
 
+@node
 class Bool(Node):
     kind: Literal["bool"] = "bool"
     value: bool
 
 
+@node
 class NoneLit(Node):
     kind: Literal["none"] = "none"
 
 
+@node
 class Duration(Node):
     kind: Literal["duration"] = "duration"
     text: str
 
 
+@node
 class Date(Node):
     kind: Literal["date"] = "date"
     text: str
 
 
+@node
 class Regex(Node):
     kind: Literal["regex"] = "regex"
     pattern: str
 
 
+@node
 class ListExpr(Node):
     kind: Literal["list"] = "list"
     items: tuple[Expr, ...] = ()
 
 
+@node
 class Entry(Node):
     key: str
     key_span: Span
     value: Expr
 
 
+@node
 class MapExpr(Node):
     kind: Literal["map"] = "map"
     entries: tuple[Entry, ...] = ()
@@ -117,6 +159,7 @@ class MapExpr(Node):
 BinaryOp = Literal["and", "or", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "=~", "!~", "/"]
 
 
+@node
 class Binary(Node):
     kind: Literal["binary"] = "binary"
     op: BinaryOp
@@ -125,54 +168,60 @@ class Binary(Node):
     right: Expr
 
 
+@node
 class Not(Node):
     kind: Literal["not"] = "not"
     operand: Expr
 
 
+@node
 class Exists(Node):
     kind: Literal["exists"] = "exists"
     operand: Expr
 
 
+@node
 class As(Node):
     kind: Literal["as"] = "as"
     value: Expr
     alias: Str
 
 
-Expr = Annotated[
-    Union[Name, Attr, Index, Call, Str, Int, Bool, NoneLit, Duration, Date, Regex, ListExpr,
-          MapExpr, Binary, Not, Exists, As],
-    Field(discriminator="kind"),
-]
+Expr = Union[Name, Attr, Index, Call, Str, Int, Bool, NoneLit, Duration, Date, Regex, ListExpr,
+             MapExpr, Binary, Not, Exists, As]
 
 
 # ---------------------------------------------------------------- declarations
 
+@node
 class FieldNode(Node):
     name: str
     name_span: Span
     value: Expr
 
 
+@node
 class Freeze(Node):
     cron: Expr
     duration: Expr
     tz: Expr | None = None
 
 
+@node
 class Decl(Node):
     name: str = ""
     name_span: Span | None = None
     doc: str | None = None
+    recovered: bool = False  # parsed only after skipping broken lines: fields may be missing
 
 
+@node
 class Import(Decl):
     decl: Literal["import"] = "import"
     path: Str
 
 
+@node
 class Const(Decl):
     decl: Literal["const"] = "const"
     value: Expr
@@ -181,6 +230,7 @@ class Const(Decl):
 BlockKind = Literal["gitops", "registry", "image", "environment", "app"]
 
 
+@node
 class Block(Decl):
     """gitops, registry, image, environment and app: a name and a body of fields."""
 
@@ -191,6 +241,7 @@ class Block(Decl):
     freezes: tuple[Freeze, ...] = ()
 
 
+@node
 class PromotionRule(Node):
     stage: str
     stage_span: Span
@@ -200,23 +251,27 @@ class PromotionRule(Node):
     gates: tuple[Expr, ...] = ()
 
 
+@node
 class Promotion(Decl):
     decl: Literal["promotion"] = "promotion"
     rules: tuple[PromotionRule, ...] = ()
 
 
+@node
 class Param(Node):
     name: str
     type: str | None = None
     default: Expr | None = None
 
 
+@node
 class Require(Node):
     stmt: Literal["require", "deny"]
     condition: Expr
     message: Expr
 
 
+@node
 class ForStmt(Node):
     stmt: Literal["for"] = "for"
     var: str
@@ -226,6 +281,7 @@ class ForStmt(Node):
     body: tuple[PolicyStmt, ...] = ()
 
 
+@node
 class PolicyField(Node):
     stmt: Literal["field"] = "field"
     field: FieldNode
@@ -234,17 +290,20 @@ class PolicyField(Node):
 PolicyStmt = Union[Require, ForStmt, PolicyField]
 
 
+@node
 class Policy(Decl):
     decl: Literal["policy"] = "policy"
     params: tuple[Param, ...] = ()
     body: tuple[PolicyStmt, ...] = ()
 
 
+@node
 class Use(Decl):
     decl: Literal["use"] = "use"
     target: Expr
 
 
+@node
 class Waive(Decl):
     decl: Literal["waive"] = "waive"
     target: Expr
@@ -259,24 +318,18 @@ class Waive(Decl):
 AnyDecl = Union[Import, Const, Block, Promotion, Policy, Use, Waive]
 
 
-class Comment(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@node
+class Comment:
     span: Span
     text: str
 
 
-class Module(BaseModel):
+@node
+class Module:
     """One parsed source file. ``decls`` keep source order; ``comments`` is a side table."""
-
-    model_config = ConfigDict(frozen=True)
 
     file: str
     decls: tuple[AnyDecl, ...] = ()
     comments: tuple[Comment, ...] = ()
 
 
-for _cls in (Attr, Index, KwArg, Call, Str, ListExpr, Entry, MapExpr, Binary, Not, Exists, As,
-             FieldNode, Freeze, Const, Block, PromotionRule, Promotion, Param, Require, ForStmt,
-             PolicyField, Policy, Use, Waive, Module):
-    _cls.model_rebuild()

@@ -7,6 +7,8 @@ every broken declaration is reported and every intact one still reaches the chec
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,9 +28,40 @@ _DECL_START = re.compile(
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
+    """The LALR parser, built once per process; the built tables are cached on disk.
+
+    Building the tables costs more than checking a small project, so they are kept in the
+    user's cache folder (never in site-packages), keyed by grammar text and Lark version.
+    A cache that cannot be written or read is simply not used.
+    """
+    import hashlib
+
+    import lark
+
     text = resources.files("setlist.grammar").joinpath("setlist.lark").read_text("utf-8")
-    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False, start=["start", "expr"], cache=False)
+    digest = hashlib.sha256(f"{lark.__version__}\0{text}".encode()).hexdigest()[:16]
+    cache: str | bool = False
+    folder = _cache_dir()
+    if folder is not None:
+        cache = os.path.join(folder, f"grammar-{digest}.lark-cache")
+    options = dict(parser="lalr", lexer="contextual", propagate_positions=True,
+                   maybe_placeholders=False, start=["start", "expr"])
+    try:
+        return Lark(text, cache=cache, **options)
+    except Exception:  # a corrupt or unreadable cache file: build without it
+        return Lark(text, cache=False, **options)
+
+
+def _cache_dir() -> str | None:
+    if os.environ.get("SETLIST_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "setlist")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
 
 
 @dataclass
@@ -54,20 +87,64 @@ def parse_source(text: str, file: str) -> tuple[m.Module, list[Diagnostic]]:
         for start, end in _chunks(text):
             chunk = text[start:end]
             offset = _Offset(line=text.count("\n", 0, start), pos=start)
+            tree, errors = _parse_recovering(chunk, file, offset, text)
+            diags.extend(errors)
+            if tree is not None:
+                built = _Builder(file, text, offset, diags).decls(tree)
+                if errors:
+                    built = [dataclasses.replace(d, recovered=True) for d in built]
+                decls.extend(built)
             chunk_comments: list[Token] = []
-            try:
-                tree = _parse(chunk, "start", chunk_comments)
-            except UnexpectedInput as exc:
-                diags.append(_syntax_error(exc, chunk, file, offset, text))
-                chunk_comments.clear()
-                _parse_comments_only(chunk, chunk_comments)
-            else:
-                decls.extend(_Builder(file, text, offset, diags).decls(tree))
+            _parse_comments_only(chunk, chunk_comments)
             comments.extend(_shift_token(t, offset) for t in chunk_comments)
     module_comments = tuple(
         m.Comment(span=_token_span(file, t, _Offset()), text=str(t)) for t in comments)
     decls = _attach_docs(decls, module_comments, text)
     return m.Module(file=file, decls=tuple(decls), comments=module_comments), diags
+
+
+MAX_ERRORS_PER_DECLARATION = 8
+_CLOSERS = {"RBRACE", "RSQB", "RPAR", "$END"}
+
+
+def _parse_recovering(chunk: str, file: str, off: _Offset,
+                      full: str) -> tuple[Tree | None, list[Diagnostic]]:
+    """Parse one declaration, blanking each broken line and retrying, to report every
+    independent mistake. A later error that is only a closing bracket or the end of the
+    text is most likely a consequence of the blanking, so it ends the recovery silently.
+    The declaration is kept (marked recovered) when it parses after blanking.
+    """
+    errors: list[Diagnostic] = []
+    text = chunk
+    header_line = _first_code_line(chunk)
+    for _ in range(MAX_ERRORS_PER_DECLARATION):
+        try:
+            return parser().parse(text, start="start"), errors
+        except UnexpectedInput as exc:
+            token = getattr(exc, "token", None)
+            if errors and token is not None and token.type in _CLOSERS:
+                return None, errors
+            errors.append(_syntax_error(exc, text, file, off, full))
+            line = exc.line if exc.line and exc.line > 0 else 0
+            if token is not None and token.type == "$END" or line <= header_line:
+                return None, errors
+            text = _blank_line(text, line)
+    return None, errors
+
+
+def _first_code_line(text: str) -> int:
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("//"):
+            return number
+    return 1
+
+
+def _blank_line(text: str, line: int) -> str:
+    """Replace a line's characters with spaces, keeping every offset of the text."""
+    lines = text.split("\n")
+    lines[line - 1] = " " * len(lines[line - 1])
+    return "\n".join(lines)
 
 
 def _parse(text: str, start: str, comments: list[Token]) -> Tree:
@@ -131,7 +208,7 @@ def _attach_docs(decls: list, comments: tuple[m.Comment, ...], text: str) -> lis
             line -= 1
         if doc_lines:
             body = [re.sub(r"^//+ ?", "", t) for t in reversed(doc_lines)]
-            d = d.model_copy(update={"doc": "\n".join(body).strip()})
+            d = dataclasses.replace(d, doc="\n".join(body).strip())
         out.append(d)
     return out
 
@@ -434,6 +511,7 @@ class _Builder:
         buf: list[str] = []
         i = 0
         n = len(raw)
+        errors_before = len(self.diags)
         while i < n:
             ch = raw[i]
             if ch == "\\":
@@ -453,14 +531,15 @@ class _Builder:
                     parts.append("".join(buf))
                     buf = []
                 expr = self._interpolation(raw[i + 2:close], span, i + 3)
-                if expr is not None:
-                    parts.append(expr)
+                parts.append(expr if expr is not None else m.reported(span))
                 i = close + 1
             else:
                 buf.append(ch)
                 i += 1
         if buf:
             parts.append("".join(buf))
+        if len(self.diags) > errors_before:
+            parts.append(m.reported(span))
         return m.Str(span=span, parts=tuple(parts))
 
     _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "$": "$", "/": "/"}

@@ -417,9 +417,11 @@ def evaluate_fields(ctx: Context, ev: Evaluator, decl: m.Block, file: str) -> di
             values[fld.name] = value
     for name, spec in schema.items():
         if spec.required and name not in seen:
+            failed.add(name)
+            if decl.recovered:  # the field may be on a line the parser had to skip
+                continue
             label = f"{decl.block} '{decl.name}'" if decl.block != "gitops" else "gitops"
             ctx.error(decl.name_span or decl.span, "SL301",
                       f"{label} needs the field '{name}'", f"{name} = <{spec.doc}>")
-            failed.add(name)
     values["_failed"] = failed
     return values

@@ -16,11 +16,7 @@ from .. import values as v
 from ..diagnostics import Related, Span
 from .context import Context, did_you_mean
 
-REPORTED = "\0reported"  # name of a placeholder for a value whose error is already reported
-
-
-def is_reported(expr: m.Expr) -> bool:
-    return isinstance(expr, m.Name) and expr.name == REPORTED
+is_reported = m.is_reported
 
 TYPE_WORDS = {"name": "a name", "attr": "a reference", "index": "an index expression",
               "call": "a call", "str": "a string", "int": "a number", "bool": "a boolean",
@@ -71,7 +67,7 @@ class Evaluator:
                                    f"module '{expr.value.name}' has no '{expr.attr}'",
                                    did_you_mean(expr.attr, [n for k in scope.names
                                                             for n in scope.names[k]]))
-                    return m.Name(span=expr.span, name=REPORTED), file
+                    return m.reported(expr.span), file
             if entry is None:
                 return expr, file
             key = (entry.file, entry.decl.name)
@@ -107,7 +103,9 @@ class Evaluator:
                 out.append(part)
                 continue
             target, tfile = self.deref(part, file)
-            if isinstance(target, m.Str):
+            if is_reported(target):
+                text = None
+            elif isinstance(target, m.Str):
                 text = self.interpolate(target, tfile)
             elif isinstance(target, m.Int):
                 text = str(target.value)

@@ -14,20 +14,13 @@ MAX_NAME = 63
 WAIVE_SCOPES = ("app", "environment", "image", "registry")
 
 
-def walk(node) -> Iterator[m.Node]:
-    """Every model node below ``node`` (depth first, source order)."""
+def walk(node: m.Node) -> Iterator[m.Node]:
+    """Every syntax node below ``node`` (depth first, source order)."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        children = []
-        for name in type(current).model_fields:
-            value = getattr(current, name)
-            if isinstance(value, m.Node):
-                children.append(value)
-            elif isinstance(value, tuple):
-                children.extend(x for x in value if isinstance(x, m.Node))
-        stack.extend(reversed(children))
+        stack.extend(reversed(current.children()))
 
 
 def check_kubernetes_names(ctx: Context, spec: s.Spec) -> None:
