@@ -167,9 +167,17 @@ class AppImage(SpecNode):
     span: Span
 
 
+class Base(SpecNode):
+    """Where the app's Kustomize base lives: a folder of the gitops repo, or another repo."""
+
+    path: str
+    repo: str | None = None  # None: the gitops repository itself
+    ref: str | None = None   # branch, tag or commit of ``repo``
+
+
 class App(SpecNode):
     name: str
-    base: str
+    base: Base
     namespace: str
     project: str
     images: tuple[AppImage, ...] = ()

@@ -17,6 +17,7 @@ import difflib
 import ipaddress
 import math
 import re
+import warnings
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 
 from .versions import ConstraintError, parse_constraint, parse_version
 
+
 @dataclass(frozen=True)
 class ValueProblem:
     """What is wrong, an optional fix, and where: ``offset`` is 0-based within the value,
@@ -34,6 +36,26 @@ class ValueProblem:
     message: str
     hint: str | None = None
     offset: int | None = None
+
+    def __post_init__(self) -> None:
+        # Diagnostics read as clauses (lowercase start, no final full stop), like every other
+        # message of the checker; the texts below are written as sentences for readability.
+        object.__setattr__(self, "message", _clause(self.message))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", _clause(self.hint))
+
+
+_PROPER = {"Go", "Go's", "RE2", "IANA", "OCI", "Kubernetes", "Argo", "Docker", "SSH", "URL",
+           "URLs", "UTC", "DNS", "GOOS", "GOARCH", "HTTP", "HTTPS", "I"}
+
+
+def _clause(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    if first and first[0].isupper() and first not in _PROPER and not first.isupper():
+        text = text[0].lower() + text[1:]
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]
+    return text
 
 
 _P = ValueProblem  # the constructor is called ~80 times below; the short name keeps lines short
@@ -82,13 +104,16 @@ _RE2_UNSUPPORTED = (  # (opener, what, plural, fix)
     ("(?(", "a conditional group", "conditionals", "use alternation '(a|b)' instead"),
 )
 _REPEAT_RE = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
+_FLAGS_RE = re.compile(r"\(\?([A-Za-z-]+)[:)]")
 
 
 def check_regex(text: str) -> ValueProblem | None:
     """Python accepts constructs that Go's RE2 rejects, so a pattern that compiles here is
     also screened for them; the image updater would otherwise fail at runtime."""
     try:
-        re.compile(text)
+        with warnings.catch_warnings():  # Python's "possible nested set" is not our concern
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(text)
     except re.error as err:
         return _P(f"'{text}' is not a valid regular expression: {err.msg}.", None, err.pos)
     where = f"The regular expression '{text}' uses"
@@ -110,6 +135,10 @@ def check_regex(text: str) -> ValueProblem | None:
             if text.startswith(opener, i):
                 return _P(f"{where} {what} ('{opener}').",
                           f"{_RE2} does not support {plural}; {fix}.", i)
+        if (flags := _FLAGS_RE.match(text, i)) and set(flags[1]) - set("ims-"):
+            bad = "".join(sorted(set(flags[1]) - set("ims-")))
+            return _P(f"{where} the inline flag(s) '{bad}'.",
+                      f"{_RE2} only supports the flags i, m, s and U.", i)
         if ch in "*+?" and text[i - 1 : i] != "(":
             end = i + 1
         elif ch == "{" and (m := _REPEAT_RE.match(text, i)):
@@ -158,8 +187,6 @@ def check_glob(text: str) -> ValueProblem | None:
                 return _P(f"{where} has a '[' that is never closed.",
                           "Close the class with ']' or escape the bracket as '\\['.", i)
             body_at = i + 1 + (text[i + 1] in "!^")
-            if body_at == close:
-                return _P(f"{where} has an empty character class.", None, i)
             for m in re.finditer(r"(.)-(.)", text[body_at:close]):
                 if m.group(1) > m.group(2):
                     return _P(f"{where} has a backwards range '{m.group()}'.",
@@ -433,7 +460,7 @@ def check_url(text: str, schemes: tuple[str, ...] = ("https", "http", "ssh", "gi
     if scheme.lower() != "file" and not parts.hostname:
         return _P(f"The URL '{text}' has no host.", None, host_at)
     try:
-        parts.port
+        _ = parts.port  # urlsplit validates the port lazily, on access
     except ValueError:
         return _P(f"The URL '{text}' has an invalid port.", "Ports are 1-65535.",
                   text.rfind(":", host_at, host_at + len(parts.netloc)))
@@ -513,6 +540,7 @@ def check_label_value(text: str) -> ValueProblem | None:
 
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_HOST_RE = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::(?P<port>.*))?")
 
 
 def check_host(text: str) -> ValueProblem | None:
@@ -522,41 +550,42 @@ def check_host(text: str) -> ValueProblem | None:
     if not text:
         return _P("A registry host must not be empty.", "For example 'ghcr.io'.")
     if "://" in text:
-        return _P(f"{where} includes a scheme.", f"Write just the host: drop '{text.split('://', 1)[0]}://'.", 0)
+        scheme = text.split("://", 1)[0]
+        return _P(f"{where} includes a scheme.", f"Write just the host: drop '{scheme}://'.", 0)
     if "/" in text:
         at = text.index("/")
         return _P(f"{where} includes a path.",
                   f"Drop '{text[at:]}'; the repository path is given separately.", at)
-    if text.startswith("["):
-        close = text.find("]")
-        host, rest = text[1:close], text[close + 1 :]
-        if close < 0 or (rest and not rest.startswith(":")):
-            return _P(f"{where} has a malformed bracketed IPv6 address.", None, 0)
+    m = _HOST_RE.fullmatch(text)
+    if m is None:
+        return _P(f"{where} has a malformed bracketed IPv6 address.",
+                  "For example '[::1]:5000'.", 0)
+    host, port = m["v6"] or m["name"] or "", m["port"]
+    if m["v6"] is not None:
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
             return _P(f"'{host}' in '{text}' is not an IPv6 address.", None, 1)
-        has_port, port = bool(rest), rest[1:]
-    else:
-        host, colon, port = text.partition(":")
-        has_port = bool(colon)
-        if ":" in port:
-            return _P(f"{where} has more than one ':'.",
-                      "Write IPv6 addresses in brackets, e.g. '[::1]:5000'.", 0)
-        if not host:
-            return _P(f"{where} has no host name before the ':'.", None, 0)
-        if not _DOMAIN_RE.fullmatch(host):
-            bad = next((i for i, c in enumerate(host) if not (c.isalnum() or c in ".-")), 0)
-            return _P(f"'{host}' in '{text}' is not a valid host name.", None, bad)
-        if re.fullmatch(r"[0-9.]+", host):
-            try:
-                ipaddress.IPv4Address(host)
-            except ValueError:
-                return _P(f"'{host}' in '{text}' is not an IPv4 address.", None, 0)
-    if has_port and not (_digits(port) and 0 < int(port) < 65536):
+    elif not host:
+        return _P(f"{where} has no host name before the ':'.",
+                  "Write IPv6 addresses in brackets, e.g. '[::1]:5000'.", 0)
+    elif not _DOMAIN_RE.fullmatch(host):
+        bad = next((i for i, c in enumerate(host) if not (c.isalnum() or c in ".-")), 0)
+        return _P(f"'{host}' in '{text}' is not a valid host name.", None, bad)
+    elif re.fullmatch(r"[0-9.]+", host) and not _is_ipv4(host):
+        return _P(f"'{host}' in '{text}' is not an IPv4 address.", None, 0)
+    if port is not None and not (_digits(port) and 0 < int(port) < 65536):
         return _P(f"The port '{port}' in '{text}' is not a number from 1 to 65535.", None,
-                  len(text) - len(port))
+                  m.start("port"))
     return None
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 _REPO_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
@@ -633,9 +662,8 @@ def check_digest(text: str) -> ValueProblem | None:
     base, want = len(algorithm) + 1, _DIGEST_HEX[algorithm]
     for i, ch in enumerate(encoded):
         if ch not in "0123456789abcdef":
-            hint = "Digests use lowercase hex." if ch in "ABCDEF" else None
-            return _P(f"{where} contains '{ch}', which is not a lowercase hex digit.", hint,
-                      base + i)
+            return _P(f"{where} contains '{ch}', which is not a lowercase hex digit.",
+                      "Digests use lowercase hex." if ch in "ABCDEF" else None, base + i)
     if len(encoded) != want:
         return _P(f"{where} has {len(encoded)} hex digits; {algorithm} needs {want}.", None,
                   base + min(len(encoded), want))

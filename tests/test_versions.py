@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from setlist.versions import (
     ConstraintError,
     Version,
@@ -116,8 +115,8 @@ def test_versions_sort() -> None:
 def test_release_order_matches_tuple_order(
     a: tuple[int, int, int], b: tuple[int, int, int]
 ) -> None:
-    va = parse_version("v%d.%d.%d" % a)
-    vb = parse_version("%d.%d.%d" % b)
+    va = parse_version("v{}.{}.{}".format(*a))
+    vb = parse_version("{}.{}.{}".format(*b))
     assert va is not None and vb is not None
     assert compare_versions(va, vb) == (a > b) - (a < b)
 

@@ -256,6 +256,34 @@ def _sync(ev: Evaluator, e: m.Expr, f: str) -> s.SyncPolicy | None:
     return None
 
 
+def _base(ev: Evaluator, e: m.Expr, f: str) -> s.Base | None:
+    expr, file = ev.deref(e, f)
+    if ev.call_name(expr, file) == "git":
+        args = ev.want_call(expr, file, "git", {"repo": Arg(_url, True), "path": Arg(_rel_path),
+                                                "ref": Arg(_str)}, ("repo",))
+        if args is None:
+            return None
+        return s.Base(repo=args["repo"], path=args.get("path", ""), ref=args.get("ref"))
+    if isinstance(expr, m.Str):
+        path = _rel_path(ev, expr, file)
+        return None if path is None else s.Base(path=path)
+    ev.type_error(expr, 'a folder of the gitops repo ("apps/x/base") or git("URL", path: "...")')
+    return None
+
+
+def _rel_path(ev: Evaluator, e: m.Expr, f: str) -> str | None:
+    text = ev.want_string(e, f)
+    if text is None:
+        return None
+    parts = text.split("/")
+    if text.startswith("/") or ".." in parts or "://" in text or not text.strip():
+        hint = 'use git("URL", path: "...") for a base in another repository' \
+            if "://" in text else "write a path relative to the repository root"
+        ev.ctx.error(e.span, "SL302", f"'{text}' is not a relative folder path", hint)
+        return None
+    return text.strip("/")
+
+
 def _clusters(ev: Evaluator, e: m.Expr, f: str):
     expr, file = ev.deref(e, f)
     if isinstance(expr, m.ListExpr) and all(isinstance(ev.deref(i, file)[0], m.Str)
@@ -265,7 +293,7 @@ def _clusters(ev: Evaluator, e: m.Expr, f: str):
             text = ev.want_string(item, file)
             if text is None:
                 continue
-            if text.startswith(("https://", "http://")):
+            if "://" in text:
                 if problem := v.check_url(text):
                     ev.ctx.error(item.span, "SL408", problem.message, problem.hint or "")
                     continue
@@ -281,7 +309,17 @@ def _clusters(ev: Evaluator, e: m.Expr, f: str):
 
 
 def _rollout(ev, e, f):
-    return ev.want_list(e, f, lambda x, ff: want_rollout_step(ev, x, ff), single=False)
+    steps = ev.want_list(e, f, lambda x, ff: want_rollout_step(ev, x, ff), single=False)
+    expr, file = ev.deref(e, f)
+    if steps is not None and isinstance(expr, m.ListExpr):
+        for item in expr.items[:-1]:
+            target, _ = ev.deref(item, file)
+            if isinstance(target, m.Name) and target.name == "rest":
+                ev.ctx.error(item.span, "SL307", "'rest' must be the last rollout step",
+                             "the steps after it would find no cluster left; move rest to "
+                             "the end")
+                return None
+    return steps
 
 
 def _writeback(ev, e, f):
@@ -330,6 +368,7 @@ def _app_images(ev: Evaluator, e: m.Expr, f: str):
     for name, alias, span in items:
         if name in seen:
             ev.ctx.error(span, "SL308", f"image '{name}' is listed twice",
+                         "an app runs each image once; remove the second one",
                          related=(Related(span=seen[name], message="first listed here"),))
             continue
         seen[name] = span
@@ -375,7 +414,9 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
         "labels": FieldSpec(_labels, False, "labels added to the generated Applications"),
     },
     "app": {
-        "base": FieldSpec(_str, True, "Kustomize base: a path in the gitops repo, or a URL"),
+        "base": FieldSpec(_base, True,
+                          'Kustomize base: a folder of the gitops repo, or git("URL", path:, '
+                          'ref:)'),
         "namespace": FieldSpec(_k8s_label, True, "destination namespace"),
         "project": FieldSpec(_k8s_subdomain, False, "Argo CD project (default: the app name)"),
         "images": FieldSpec(_app_images, False, 'images the app runs; `api as "name"`'),
