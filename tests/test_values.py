@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from setlist import values as V
+from setlist import values_time as VT
 from setlist.values import ValueProblem
 
 Check = Callable[[str], ValueProblem | None]
@@ -27,30 +28,30 @@ VALID: list[tuple[Check, str]] = [
     (V.check_glob, "[abc]*"),
     (V.check_glob, "[!a-f]?-{alpha,beta}"),
     (V.check_glob, "[]]x"),
-    (V.check_duration, "1h30m"),
-    (V.check_duration, "90s"),
-    (V.check_duration, "7d"),
-    (V.check_duration, "2w"),
-    (V.check_duration, "0s"),
-    (V.check_duration, "1w2d3h4m5s"),
-    (V.check_date, "2027-02-28"),
-    (V.check_date, "2024-02-29"),
-    (V.check_date, "2027-03-01T09:30Z"),
-    (V.check_date, "2027-03-01T09:30:15+02:00"),
-    (V.check_date, "2027-12-31T23:59:59-05:30"),
-    (V.check_cron, "0 22 * * 1-5"),
-    (V.check_cron, "*/15 * * * *"),
-    (V.check_cron, "1-30/5 0,12 1 JAN,jul *"),
-    (V.check_cron, "0 0 * * MON-FRI"),
-    (V.check_cron, "0 0 ? * ?"),
-    (V.check_cron, "5/10 * * * sun"),
-    (V.check_cron, "  0   3 * *   6  "),
-    (V.check_cron, "@daily"),
-    (V.check_cron, "@midnight"),
-    (V.check_cron, "@annually"),
-    (V.check_timezone, "Europe/Berlin"),
-    (V.check_timezone, "UTC"),
-    (V.check_timezone, "America/Argentina/Buenos_Aires"),
+    (VT.check_duration, "1h30m"),
+    (VT.check_duration, "90s"),
+    (VT.check_duration, "7d"),
+    (VT.check_duration, "2w"),
+    (VT.check_duration, "0s"),
+    (VT.check_duration, "1w2d3h4m5s"),
+    (VT.check_date, "2027-02-28"),
+    (VT.check_date, "2024-02-29"),
+    (VT.check_date, "2027-03-01T09:30Z"),
+    (VT.check_date, "2027-03-01T09:30:15+02:00"),
+    (VT.check_date, "2027-12-31T23:59:59-05:30"),
+    (VT.check_cron, "0 22 * * 1-5"),
+    (VT.check_cron, "*/15 * * * *"),
+    (VT.check_cron, "1-30/5 0,12 1 JAN,jul *"),
+    (VT.check_cron, "0 0 * * MON-FRI"),
+    (VT.check_cron, "0 0 ? * ?"),
+    (VT.check_cron, "5/10 * * * sun"),
+    (VT.check_cron, "  0   3 * *   6  "),
+    (VT.check_cron, "@daily"),
+    (VT.check_cron, "@midnight"),
+    (VT.check_cron, "@annually"),
+    (VT.check_timezone, "Europe/Berlin"),
+    (VT.check_timezone, "UTC"),
+    (VT.check_timezone, "America/Argentina/Buenos_Aires"),
     (V.check_platform, "linux/amd64"),
     (V.check_platform, "linux/arm/v7"),
     (V.check_platform, "linux/arm64/v8"),
@@ -128,53 +129,53 @@ INVALID: list[tuple[Check, str, str, int | None, str | None]] = [
     (V.check_glob, "alpha}", "'}' without a matching '{'", 5, None),
     (V.check_glob, "v1 *", "contains whitespace", 2, None),
     (V.check_glob, "v1\\", "ends with a lone '\\'", 2, None),
-    (V.check_duration, "", "must not be empty", None, "1h30m"),
-    (V.check_duration, "30m1h", "'30m1h' lists hours after a smaller unit", 4, "largest"),
-    (V.check_duration, "1h2h", "gives hours twice", 3, "Combine"),
-    (V.check_duration, "90", "'90' ends with '90' without a unit", 2, "'90s'"),
-    (V.check_duration, "1h30", "ends with '30' without a unit", 4, "Every number"),
-    (V.check_duration, "h", "has 'h' without a number", 0, None),
-    (V.check_duration, "500ms", "unknown unit 'ms'", 3, "one-second resolution"),
-    (V.check_duration, "1H", "unknown unit 'H'", 1, "lowercase: 'h'"),
-    (V.check_duration, "1y", "unknown unit 'y'", 1, "s, m, h, d or w"),
-    (V.check_duration, "1 h", "contains ' ' where a unit must be", 1, None),
-    (V.check_duration, "-5s", "contains '-', which is not a digit or a unit", 0, None),
-    (V.check_date, "2027-02-30", "'2027-02-30' is not a real date: February 2027 has 28 days",
+    (VT.check_duration, "", "must not be empty", None, "1h30m"),
+    (VT.check_duration, "30m1h", "'30m1h' lists hours after a smaller unit", 4, "largest"),
+    (VT.check_duration, "1h2h", "gives hours twice", 3, "Combine"),
+    (VT.check_duration, "90", "'90' ends with '90' without a unit", 2, "'90s'"),
+    (VT.check_duration, "1h30", "ends with '30' without a unit", 4, "Every number"),
+    (VT.check_duration, "h", "has 'h' without a number", 0, None),
+    (VT.check_duration, "500ms", "unknown unit 'ms'", 3, "one-second resolution"),
+    (VT.check_duration, "1H", "unknown unit 'H'", 1, "lowercase: 'h'"),
+    (VT.check_duration, "1y", "unknown unit 'y'", 1, "s, m, h, d or w"),
+    (VT.check_duration, "1 h", "contains ' ' where a unit must be", 1, None),
+    (VT.check_duration, "-5s", "contains '-', which is not a digit or a unit", 0, None),
+    (VT.check_date, "2027-02-30", "'2027-02-30' is not a real date: February 2027 has 28 days",
      8, None),
-    (V.check_date, "2027-04-31", "April 2027 has 30 days", 8, None),
-    (V.check_date, "2027-13-01", "there is no month 13", 5, None),
-    (V.check_date, "2027-1-01", "expected a digit at position 7, found '-'", 6, "2027-03-01"),
-    (V.check_date, "2027-01", "expected '-' at position 8, found the end", 7, None),
-    (V.check_date, "27/01/2027", "expected a digit at position 3, found '/'", 2, None),
-    (V.check_date, "2027-03-01T25:00Z", "hour 25, which is out of range 0-23", 11, None),
-    (V.check_date, "2027-03-01T09:60Z", "minute 60, which is out of range 0-59", 14, None),
-    (V.check_date, "2027-03-01T09:30:61Z", "second 61", 17, None),
-    (V.check_date, "2027-03-01T09:30+24:00", "zone hour 24", 17, None),
-    (V.check_date, "2027-03-01T09:30", "has no time zone", 16, "'Z'"),
-    (V.check_date, "2027-03-01 09:30Z", "a time must start with 'T'", 10, None),
-    (V.check_date, "2027-03-01T9:30Z", "is malformed", 10, None),
-    (V.check_cron, "0 25 * * *", "The cron hour 25 is out of range 0-23", 2, None),
-    (V.check_cron, "60 * * * *", "minute 60 is out of range 0-59", 0, None),
-    (V.check_cron, "0 0 0 * *", "day-of-month 0 is out of range 1-31", 4, None),
-    (V.check_cron, "0 0 1 13 *", "month 13 is out of range 1-12", 6, None),
-    (V.check_cron, "0 0 * * 7", "day-of-week 7 is out of range 0-6", 8, "Sunday is 0"),
-    (V.check_cron, "0 9-17,18-30 * * *", "hour 30 is out of range 0-23", 10, None),
-    (V.check_cron, "0 0 * * 5-1", "range '5-1' starts after it ends", 8, "wrap"),
-    (V.check_cron, "*/0 * * * *", "step '0'; a step must be a positive number", 2, None),
-    (V.check_cron, "*/x * * * *", "step 'x'", 2, None),
-    (V.check_cron, "0 0 * FOO *", "'FOO', which is not a valid value (1-12 or a name such as JAN)",
+    (VT.check_date, "2027-04-31", "April 2027 has 30 days", 8, None),
+    (VT.check_date, "2027-13-01", "there is no month 13", 5, None),
+    (VT.check_date, "2027-1-01", "expected a digit at position 7, found '-'", 6, "2027-03-01"),
+    (VT.check_date, "2027-01", "expected '-' at position 8, found the end", 7, None),
+    (VT.check_date, "27/01/2027", "expected a digit at position 3, found '/'", 2, None),
+    (VT.check_date, "2027-03-01T25:00Z", "hour 25, which is out of range 0-23", 11, None),
+    (VT.check_date, "2027-03-01T09:60Z", "minute 60, which is out of range 0-59", 14, None),
+    (VT.check_date, "2027-03-01T09:30:61Z", "second 61", 17, None),
+    (VT.check_date, "2027-03-01T09:30+24:00", "zone hour 24", 17, None),
+    (VT.check_date, "2027-03-01T09:30", "has no time zone", 16, "'Z'"),
+    (VT.check_date, "2027-03-01 09:30Z", "a time must start with 'T'", 10, None),
+    (VT.check_date, "2027-03-01T9:30Z", "is malformed", 10, None),
+    (VT.check_cron, "0 25 * * *", "The cron hour 25 is out of range 0-23", 2, None),
+    (VT.check_cron, "60 * * * *", "minute 60 is out of range 0-59", 0, None),
+    (VT.check_cron, "0 0 0 * *", "day-of-month 0 is out of range 1-31", 4, None),
+    (VT.check_cron, "0 0 1 13 *", "month 13 is out of range 1-12", 6, None),
+    (VT.check_cron, "0 0 * * 7", "day-of-week 7 is out of range 0-6", 8, "Sunday is 0"),
+    (VT.check_cron, "0 9-17,18-30 * * *", "hour 30 is out of range 0-23", 10, None),
+    (VT.check_cron, "0 0 * * 5-1", "range '5-1' starts after it ends", 8, "wrap"),
+    (VT.check_cron, "*/0 * * * *", "step '0'; a step must be a positive number", 2, None),
+    (VT.check_cron, "*/x * * * *", "step 'x'", 2, None),
+    (VT.check_cron, "0 0 * FOO *", "'FOO', which is not a valid value (1-12 or a name such as JAN)",
      6, None),
-    (V.check_cron, "0 ? * * *", "hour field has '?'", 2, None),
-    (V.check_cron, "1,,2 * * * *", "empty list item", 2, None),
-    (V.check_cron, "0 0 * *", "has 4 fields; it needs 5", None, "minute hour"),
-    (V.check_cron, "0 0 0 * * *", "has 6 fields", None, "no seconds field"),
-    (V.check_cron, "@dialy", "'@dialy' is not a known cron descriptor", 0, "'@daily'"),
-    (V.check_cron, "@every 5m", "not a known cron descriptor", 0, "Known: @yearly"),
-    (V.check_timezone, "europe/berlin", "'europe/berlin' is not a known IANA time zone", None,
+    (VT.check_cron, "0 ? * * *", "hour field has '?'", 2, None),
+    (VT.check_cron, "1,,2 * * * *", "empty list item", 2, None),
+    (VT.check_cron, "0 0 * *", "has 4 fields; it needs 5", None, "minute hour"),
+    (VT.check_cron, "0 0 0 * * *", "has 6 fields", None, "no seconds field"),
+    (VT.check_cron, "@dialy", "'@dialy' is not a known cron descriptor", 0, "'@daily'"),
+    (VT.check_cron, "@every 5m", "not a known cron descriptor", 0, "Known: @yearly"),
+    (VT.check_timezone, "europe/berlin", "'europe/berlin' is not a known IANA time zone", None,
      "Did you mean 'Europe/Berlin'?"),
-    (V.check_timezone, "Europe/Berln", "not a known IANA time zone", None, "'Europe/Berlin'"),
-    (V.check_timezone, "Mars/Olympus_Mons", "not a known IANA", None, None),
-    (V.check_timezone, "CEST", "not a known IANA", None, None),
+    (VT.check_timezone, "Europe/Berln", "not a known IANA time zone", None, "'Europe/Berlin'"),
+    (VT.check_timezone, "Mars/Olympus_Mons", "not a known IANA", None, None),
+    (VT.check_timezone, "CEST", "not a known IANA", None, None),
     (V.check_platform, "linux", "'linux' is not a platform: expected os/arch[/variant]", None,
      "linux/amd64"),
     (V.check_platform, "linux/amd64/v3/x", "expected os/arch[/variant]", None, None),
@@ -306,26 +307,26 @@ def test_url_schemes_can_be_restricted() -> None:
 
 
 def test_parse_duration() -> None:
-    assert V.parse_duration("90s") == 90
-    assert V.parse_duration("1h30m") == 5400
-    assert V.parse_duration("7d") == 7 * 86400
-    assert V.parse_duration("2w1s") == 2 * 604800 + 1
-    assert V.parse_duration("0s") == 0
-    assert V.parse_duration("30m1h") is None
-    assert V.parse_duration("") is None
+    assert VT.parse_duration("90s") == 90
+    assert VT.parse_duration("1h30m") == 5400
+    assert VT.parse_duration("7d") == 7 * 86400
+    assert VT.parse_duration("2w1s") == 2 * 604800 + 1
+    assert VT.parse_duration("0s") == 0
+    assert VT.parse_duration("30m1h") is None
+    assert VT.parse_duration("") is None
 
 
 @given(st.integers(0, 60), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59))
 def test_duration_round_trip(d: int, h: int, m: int, s: int) -> None:
     text = "".join(f"{n}{u}" for n, u in ((d, "d"), (h, "h"), (m, "m"), (s, "s")) if n) or "0s"
-    assert V.check_duration(text) is None
-    assert V.parse_duration(text) == d * 86400 + h * 3600 + m * 60 + s
+    assert VT.check_duration(text) is None
+    assert VT.parse_duration(text) == d * 86400 + h * 3600 + m * 60 + s
 
 
 @given(st.text(max_size=30))
 def test_validators_never_crash(text: str) -> None:
-    for check in (V.check_semver_constraint, V.check_regex, V.check_glob, V.check_duration,
-                  V.check_date, V.check_cron, V.check_timezone, V.check_platform, V.check_url,
+    for check in (V.check_semver_constraint, V.check_regex, V.check_glob, VT.check_duration,
+                  VT.check_date, VT.check_cron, VT.check_timezone, V.check_platform, V.check_url,
                   V.check_dns1123_label, V.check_dns1123_subdomain, V.check_label_key,
                   V.check_label_value, V.check_host, V.check_repository_path, V.check_tag,
                   V.check_digest):

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import model as m
 from .. import spec as s
-from .. import values as v
+from .. import values_time as vt
 from ..diagnostics import Related
 from .blocks import evaluate_fields
 from .context import Context
@@ -123,11 +123,11 @@ def _make(ctx: Context, ev: Evaluator, kind: str, decl: m.Block, file: str,
 
 
 def _freeze(ctx: Context, ev: Evaluator, fr: m.Freeze, file: str) -> s.Freeze | None:
-    cron = ev.checked_string(fr.cron, file, v.check_cron, "SL405")
+    cron = ev.checked_string(fr.cron, file, vt.check_cron, "SL405")
     duration = ev.want_duration(fr.duration, file)
     tz = "UTC"
     if fr.tz is not None:
-        tz = ev.checked_string(fr.tz, file, v.check_timezone, "SL406")
+        tz = ev.checked_string(fr.tz, file, vt.check_timezone, "SL406")
     if cron is None or duration is None or tz is None:
         return None
     if duration <= 0:

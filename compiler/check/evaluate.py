@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import model as m
-from .. import values as v
+from .. import values_time as vt
 from ..diagnostics import Related, Span
 from .context import Context, did_you_mean
 
@@ -36,6 +36,38 @@ def describe(expr: m.Expr) -> str:
     return TYPE_WORDS.get(expr.kind, "a value")
 
 
+def _is_cluster_label(expr: m.Expr) -> bool:
+    return isinstance(expr, (m.Attr, m.Index)) and isinstance(expr.value, m.Name) \
+        and expr.value.name == "cluster"
+
+
+def is_selector_like(expr: m.Expr) -> bool:
+    """A cluster selector (``cluster.env == "x"``, ``exists cluster.y``, and/or/not of them)."""
+    if isinstance(expr, m.Exists):
+        return _is_cluster_label(expr.operand)
+    if isinstance(expr, m.Not):
+        return is_selector_like(expr.operand)
+    if isinstance(expr, m.Binary):
+        if expr.op in ("and", "or"):
+            return is_selector_like(expr.left) or is_selector_like(expr.right)
+        return _is_cluster_label(expr.left) or _is_cluster_label(expr.right)
+    return False
+
+
+def misplaced_expression(expr: m.Expr) -> tuple[str, str] | None:
+    """(message, hint) for an expression that is valid elsewhere (SL307), or None."""
+    if isinstance(expr, m.As):
+        return ("'as' can only rename an image in an app's images list",
+                'remove the alias; e.g. images = [api as "shop-api"] renames an image')
+    if isinstance(expr, m.Name) and expr.name == "rest":
+        return ("'rest' can only be the last step of an environment's rollout",
+                "e.g. rollout = [cluster.canary == \"true\", rest]")
+    if is_selector_like(expr):
+        return ("a cluster selector can only be used in clusters = or rollout =",
+                "select clusters in an environment and list the environment in deploy")
+    return None
+
+
 @dataclass
 class Arg:
     want: Callable[[Evaluator, m.Expr, str], Any]
@@ -45,14 +77,21 @@ class Arg:
 class Evaluator:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # Constants whose string value is being interpolated, outermost first.
         self._const_stack: list[tuple[str, str]] = []
+        self._reported_cycles: set[frozenset[tuple[str, str]]] = set()
 
     # constants ----------------------------------------------------------------------
     def deref(self, expr: m.Expr, file: str) -> tuple[m.Expr, str]:
         """Follow names of constants to their values (possibly in another module)."""
-        seen = 0
-        while seen < 64:
-            seen += 1
+        expr, file, _ = self._deref_chain(expr, file)
+        return expr, file
+
+    def _deref_chain(self, expr: m.Expr, file: str
+                     ) -> tuple[m.Expr, str, list[tuple[str, str]]]:
+        """``deref`` that also returns the constants it went through, in order."""
+        chain: list[tuple[str, str]] = []
+        while True:
             entry = None
             if isinstance(expr, m.Name):
                 entry = self.ctx.lookup(file, expr.name, "const")
@@ -67,33 +106,82 @@ class Evaluator:
                                    f"module '{expr.value.name}' has no '{expr.attr}'",
                                    did_you_mean(expr.attr, [n for k in scope.names
                                                             for n in scope.names[k]]))
-                    return m.reported(expr.span), file
+                    return m.reported(expr.span), file, chain
             if entry is None:
-                return expr, file
+                return expr, file, chain
             key = (entry.file, entry.decl.name)
-            if key in self._const_stack:
-                self.ctx.error(expr.span, "SL208",
-                               f"constant '{entry.decl.name}' refers to itself",
-                               related=(Related(span=entry.decl.name_span or entry.decl.span,
-                                                message="declared here"),))
-                return m.NoneLit(span=expr.span), file
+            if key in chain:
+                self.const_cycle(chain[chain.index(key):])
+                return m.reported(expr.span), file, chain
+            chain.append(key)
             assert isinstance(entry.decl, m.Const)
             expr, file = entry.decl.value, entry.file
-        return expr, file
+
+    def const_cycle(self, members: list[tuple[str, str]]) -> None:
+        """Report a cycle of constants once, at its first-declared member."""
+        if not members or frozenset(members) in self._reported_cycles:
+            return
+        self._reported_cycles.add(frozenset(members))
+        decls = {}
+        for key in members:
+            for scope in [self.ctx.root, *self.ctx.modules.values()]:
+                entry = scope.names["const"].get(key[1])
+                if entry is not None and entry.file == key[0]:
+                    decls[key] = entry.decl
+        if not decls:
+            return
+        first = min(decls, key=lambda k: (k[0], decls[k].span.start))
+        i = members.index(first)
+        names = [n for _, n in members[i:] + members[:i]]
+        decl = decls[first]
+        if len(names) == 1:
+            message = f"constant '{names[0]}' refers to itself"
+        else:
+            message = "constants refer to each other in a cycle: " + \
+                " → ".join(names + [names[0]])
+        related = tuple(Related(span=d.name_span or d.span,
+                                message=f"'{d.name}' is part of the cycle")
+                        for k, d in decls.items() if k != first)
+        self.ctx.error(decl.name_span or decl.span, "SL208", message,
+                       "give one of them a literal value", related=related)
 
     def type_error(self, expr: m.Expr, wanted: str, hint: str = "") -> None:
         if is_reported(expr):
+            return
+        if misplaced := misplaced_expression(expr):
+            message, default_hint = misplaced
+            self.ctx.error(expr.span, "SL307", f"{message}; expected {wanted} here",
+                           default_hint)
             return
         self.ctx.error(expr.span, "SL302", f"expected {wanted}, found {describe(expr)}", hint)
 
     # scalars ------------------------------------------------------------------------
     def want_string(self, expr: m.Expr, file: str) -> str | None:
-        expr, file = self.deref(expr, file)
+        expr, file, chain = self._deref_chain(expr, file)
         if isinstance(expr, m.Str):
-            return self.interpolate(expr, file)
+            return self._interpolate_const(expr, file, chain)
         self.type_error(expr, "a string",
                         'put the text in double quotes' if isinstance(expr, m.Name) else "")
         return None
+
+    def _interpolate_const(self, expr: m.Str, file: str,
+                           chain: list[tuple[str, str]]) -> str | None:
+        """Interpolate the value of the constants in ``chain`` (cycles are reported)."""
+        self._const_stack.extend(chain)
+        try:
+            return self.interpolate(expr, file)
+        finally:
+            del self._const_stack[len(self._const_stack) - len(chain):]
+
+    def check_constants(self) -> None:
+        """Evaluate every constant once, so cycles among unused ones are reported too."""
+        for key in sorted(self.ctx.project.files):
+            for decl in self.ctx.project.files[key].module.decls:
+                if isinstance(decl, m.Const) and decl.name_span is not None:
+                    target, tfile, chain = self._deref_chain(
+                        m.Name(span=decl.name_span, name=decl.name), key)
+                    if isinstance(target, m.Str):
+                        self._interpolate_const(target, tfile, chain)
 
     def interpolate(self, expr: m.Str, file: str) -> str | None:
         out = []
@@ -102,11 +190,17 @@ class Evaluator:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            target, tfile = self.deref(part, file)
+            target, tfile, chain = self._deref_chain(part, file)
+            looping = [k for k in chain if k in self._const_stack]
             if is_reported(target):
                 text = None
+            elif looping and isinstance(target, m.Str):
+                start = self._const_stack.index(looping[0])
+                cycle = self._const_stack[start:]
+                self.const_cycle(cycle + [k for k in chain if k not in cycle])
+                text = None
             elif isinstance(target, m.Str):
-                text = self.interpolate(target, tfile)
+                text = self._interpolate_const(target, tfile, chain)
             elif isinstance(target, m.Int):
                 text = str(target.value)
             elif isinstance(target, m.Name):
@@ -142,9 +236,9 @@ class Evaluator:
     def want_duration(self, expr: m.Expr, file: str) -> int | None:
         expr, file = self.deref(expr, file)
         if isinstance(expr, m.Duration):
-            seconds = v.parse_duration(expr.text)
+            seconds = vt.parse_duration(expr.text)
             if seconds is None:
-                problem = v.check_duration(expr.text)
+                problem = vt.check_duration(expr.text)
                 self.ctx.error(expr.span, "SL403",
                                problem.message if problem else f"invalid duration {expr.text}",
                                problem.hint if problem and problem.hint else "")
@@ -165,7 +259,7 @@ class Evaluator:
         return None
 
     def check_date(self, expr: m.Date) -> str | None:
-        problem = v.check_date(expr.text)
+        problem = vt.check_date(expr.text)
         if problem:
             self.ctx.error(expr.span, "SL404", problem.message, problem.hint or "")
             return None
@@ -250,10 +344,15 @@ class Evaluator:
             self.type_error(expr, "a map", 'write { key: "value" }')
             return None
         out: dict[str, str] = {}
+        keys: dict[str, m.Entry] = {}
         for entry in expr.entries:
-            if entry.key in out:
-                self.ctx.error(entry.key_span, "SL303", f"key '{entry.key}' is set twice")
+            if entry.key in keys:
+                self.ctx.error(entry.key_span, "SL303", f"key '{entry.key}' is set twice",
+                               "remove one of them",
+                               related=(Related(span=keys[entry.key].key_span,
+                                                message="first set here"),))
                 continue
+            keys[entry.key] = entry
             if key_check and (problem := key_check(entry.key)):
                 self.ctx.error(entry.key_span, code, problem.message, problem.hint or "")
                 continue
@@ -281,11 +380,13 @@ class Evaluator:
         ok = True
         if len(expr.args) > len(positional):
             extra = expr.args[len(positional)]
+            named = [k for k in spec if k not in positional]
             self.ctx.error(extra.span, "SL304",
                            f"{name}() takes {len(positional) or 'no'} positional "
                            f"argument{'s' if len(positional) != 1 else ''}",
-                           "name the argument, e.g. " +
-                           (f"{next(iter(spec))}: ..." if spec else f"{name}()"))
+                           f"name the argument, e.g. {name}({named[0]}: ...)" if named else
+                           f"remove the extra argument; {name}() takes "
+                           + (", ".join(positional) if positional else "no arguments"))
             ok = False
         pairs = list(zip(positional, expr.args)) + [(k.name, k.value) for k in expr.kwargs]
         for kw in expr.kwargs:
@@ -311,7 +412,9 @@ class Evaluator:
                 out[key] = value
         for key, arg in spec.items():
             if arg.required and key not in given:
-                self.ctx.error(expr.span, "SL304", f"{name}() needs the argument '{key}'")
+                self.ctx.error(expr.span, "SL304", f"{name}() needs the argument '{key}'",
+                               f"e.g. {name}(<{key}>)" if positional[:1] == (key,) else
+                               f"add {key}: <value> to the call")
                 ok = False
         return out if ok else None
 
