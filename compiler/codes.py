@@ -26,45 +26,53 @@ CODES: dict[str, Code] = {c.code: c for c in [
     # ---- syntax -------------------------------------------------------------------------
     _c("SL100", "syntax error", """
 The parser met a token it did not expect. The message says what it expected instead, in
-words, and the caret points at the first character it could not use.
+words, and the caret points at the first token it could not use.
 
     environment prod {
       clusters = cluster.env == "prod"
-      writeback pull_request        # expected '=' after the field name
+      writeback pull_request        // expected '=' after the field name
     }
 
-Parsing resumes after the error, so several syntax errors can be reported in one run.
+Fields inside a block are separated by whitespace or `;` (not `,`); `=` sets a field and
+`==` compares. After an error the file is re-parsed declaration by declaration (each
+declaration keyword at the start of a line begins a new one), so several syntax errors
+can be reported in one run and intact declarations are still checked.
 """),
     _c("SL101", "unterminated string", """
 A string literal was opened with `"` but the line ended before the closing quote.
 Strings cannot span lines; use `\\n` for a newline inside a string.
 """),
     _c("SL102", "unexpected character", """
-The file holds a character that cannot start any token of the language, such as `@` or
-`$` outside a string. Comments start with `//` (or `#`).
+The file holds a character that cannot start any token of the language, such as `@`,
+`#` or `$` outside a string. Comments start with `//`; `#` does not start a comment.
 """),
     _c("SL103", "bad string escape or interpolation", """
-Inside strings, `\\` starts an escape (`\\"`, `\\\\`, `\\n`, `\\t`, `\\$`, `\\u{1F600}`) and `${`
-starts an interpolation that must hold one expression and end with `}`:
+Inside strings, `\\` starts an escape (`\\"`, `\\\\`, `\\n`, `\\t`, `\\r`, `\\$`, `\\/`,
+`\\u{1F600}`) and `${` starts an interpolation that must hold one expression and end with
+the first `}`:
 
     const team = "payments"
-    app api { namespace = "${team}-api" }
+    app api { namespace = "${team}-api" ... }
 
-Write `\\${` for a literal `${`.
+An interpolation may name a constant (or `alias.constant` of an imported module) whose
+value is a string or a number. Write `\\${` for a literal `${`.
 """),
     _c("SL104", "unexpected end of file", """
 The file ended inside a block, list, map or call. Usually a closing `}`, `]` or `)` is
-missing; the related location shows where the unclosed construct was opened.
+missing; the declaration that is still open when the file ends is the one to look at.
 """),
     # ---- names and imports --------------------------------------------------------------
     _c("SL200", "unknown name", """
-A name refers to nothing declared in this project, its imports or the built-ins. The hint
-suggests the closest declared name. Names are case-sensitive.
+A name refers to nothing declared in this project, its imports or the built-ins, or
+`alias.name` uses an alias that this file does not import. The hint suggests the closest
+declared name of the expected kind. Names are case-sensitive.
 """),
     _c("SL201", "duplicate declaration", """
 Two declarations of the same kind share a name. Apps, environments, images, registries,
-promotions, policies and constants each have one namespace per project; the related
-location points at the first declaration.
+promotions, policies and constants each have one namespace per scope (all root files
+together form one scope, each imported module its own); the related location points at
+the first declaration. Apps, environments, images and registries must also be unique
+across modules, because the names they generate would collide.
 """),
     _c("SL202", "wrong kind of reference", """
 A name refers to a declaration of another kind than the place requires, e.g. an image where
@@ -93,8 +101,9 @@ Constants refer to each other in a cycle, so none of them has a value.
 """),
     # ---- blocks, fields, types ----------------------------------------------------------
     _c("SL300", "unknown field", """
-The block does not have a field of this name. The hint suggests the closest known field;
-`setlist explain` on the block kind's reference in docs/language.md lists all of them.
+The block does not have a field of this name. The hint suggests the closest known field
+or lists all of them; docs/language.md has a table of every block's fields. A `freeze`
+statement is only allowed in an `environment`.
 """),
     _c("SL301", "missing required field", """
 A required field of the block is not set, e.g. an `image` without `repository` or an
@@ -102,14 +111,17 @@ A required field of the block is not set, e.g. an `image` without `repository` o
 """),
     _c("SL302", "wrong type", """
 The value has another type than the field or argument expects (a string where a duration
-is expected, a list where a single name is expected, ...). The message names both types.
+is expected, a list where a single name is expected, ...), or it is not one of the
+allowed words (an unknown update strategy, sync policy, write-back mode, promotion gate or
+waiver scope). The message names what was expected and what was found.
 """),
     _c("SL303", "duplicate field", """
 A field is set twice in one block; the second one would silently win, so it is an error.
 """),
     _c("SL304", "bad call", """
-A call names an unknown function, or passes arguments the function does not take: too
-many or too few, an unknown named argument, or one given twice.
+A call passes arguments its function does not take: too many positional arguments, an
+unknown named argument, one given twice, or a required argument is missing. Most built-in
+functions take named arguments only, e.g. `automated(prune: true)`.
 """),
     _c("SL305", "literal credential", """
 Credentials must never be written into the spec (it is committed to Git). Use
@@ -120,38 +132,49 @@ helpers), or `credentials = env("REGISTRY_TOKEN")` to read a variable at run tim
 A block that may appear only once in a project (such as `gitops`) appears again.
 """),
     _c("SL307", "expression not allowed here", """
-The expression is valid in another place but not here: for instance a cluster selector
-outside `clusters =` or `rollout =`, `rest` outside `rollout`, or `as` outside an app's
-`images` list.
+The expression is valid in another place but not here. Each of these has one home:
+
+- a cluster selector (`cluster.env == "prod"`, `exists cluster.canary`, and `and`, `or`,
+  `not` of them): an environment's `clusters =` and the steps of its `rollout =`;
+- `rest`: the last step of an environment's `rollout = [...]`;
+- `NAME as "alias"`: an item of an app's `images = [...]` list.
+
+Elsewhere the place wants another kind of value; the message says which.
 """),
     _c("SL308", "duplicate list item", """
-A list that names declarations (`deploy`, `images`, `platforms`, ...) names one twice.
+A list names one item twice: an environment in `deploy`, an image in `images`, a glob in
+`ignore_tags`, a platform in `platforms`, a sync option, or a value of `in [...]` in a
+cluster selector.
 """),
     # ---- value syntax -------------------------------------------------------------------
     _c("SL400", "invalid version constraint", """
 Version constraints use the Masterminds semver v3 syntax that Argo CD Image Updater uses:
-`^1.2`, `~1.2.3`, `1.x`, `>=1.2 <2`, `1.2 - 1.4`, alternatives with `||`. Pre-release
-versions are only considered when the constraint has a pre-release part, e.g. `2.x-0`.
+`^1.2`, `~1.2.3`, `1.x`, `>=1.2 <2` (or `>=1.2, <2`), `1.2 - 1.4`, alternatives with `||`.
+Pre-release versions are only considered when the constraint has a pre-release part, e.g.
+`2.x-0`. An empty constraint is an error; write `*` to allow any version.
 """),
     _c("SL401", "invalid regular expression", """
 Tag filters are regular expressions in Go's RE2 syntax (what Argo CD Image Updater runs).
 Backreferences and lookaround are not available in RE2.
 """),
     _c("SL402", "invalid glob", """
-Tag globs use `*` for any run of characters, `?` for one character and `[...]` for a
-character class.
+Tag globs use `*` for any run of characters, `?` for one character, `[...]` for a
+character class (`[!...]` negated), `{a,b}` for alternatives and `\\` to escape the next
+character. Tags never contain whitespace.
 """),
     _c("SL403", "invalid duration", """
-Durations are a number followed by a unit, combinable from the largest unit down:
-`90s`, `15m`, `2h`, `1h30m`, `7d`, `2w`.
+Durations are numbers with a unit (`w`, `d`, `h`, `m`, `s`), written without quotes and
+combined from the largest unit down, each unit at most once: `90s`, `15m`, `2h`, `1h30m`,
+`7d`, `2w`. A freeze window must last longer than `0s`.
 """),
     _c("SL404", "invalid date", """
-Dates are written `YYYY-MM-DD` and must exist in the calendar, optionally with a time:
-`2027-03-01T12:00:00Z`.
+Dates are written `YYYY-MM-DD` and must exist in the calendar, optionally with a time and
+a zone: `2027-03-01T12:00Z`, `2027-03-01T12:00:00+02:00`.
 """),
     _c("SL405", "invalid cron expression", """
 Freeze windows start on a standard five-field cron schedule (minute hour day-of-month
-month day-of-week), the format Argo CD sync windows use, e.g. `"0 16 * * 5"`.
+month day-of-week), the format Argo CD sync windows use, e.g. `"0 16 * * 5"`. Month and
+weekday names (`JAN`, `MON`) and descriptors such as `@daily` are accepted; Sunday is 0.
 """),
     _c("SL406", "unknown time zone", """
 Time zones are IANA names such as `Europe/Berlin`, `America/New_York` or `UTC`.
@@ -161,13 +184,16 @@ Platforms are written `os/arch` or `os/arch/variant`, as in OCI image indexes:
 `linux/amd64`, `linux/arm64`, `linux/arm/v7`.
 """),
     _c("SL408", "invalid URL", """
-The value must be a URL (`https://host/path`, `ssh://git@host/path`) or, for Git
-repositories, the scp-like form `git@host:org/repo.git`.
+The value must be a URL with a scheme and a host (`https://host/path`,
+`ssh://git@host/path`; schemes https, http, ssh, git and file) or the scp-like form
+`git@host:org/repo.git`.
 """),
     _c("SL409", "invalid Kubernetes name", """
-Names that end up in Kubernetes objects (apps, environments, namespaces, projects) must be
-DNS-1123 labels: at most 63 lowercase letters, digits and '-', starting and ending with a
-letter or digit. Identifiers in Setlist may use '_' and upper case, but not these ones.
+Names that end up in Kubernetes objects must follow Kubernetes naming rules. App and
+environment names and namespaces are DNS-1123 labels: at most 63 lowercase letters,
+digits and '-', starting and ending with a letter or digit. Projects and static cluster
+names are DNS-1123 subdomains (also '.'). Identifiers in Setlist may use '_' and upper
+case, but not these ones.
 """),
     _c("SL410", "generated name too long", """
 Setlist generates Kubernetes names such as `<app>-<env>` for ApplicationSets and
@@ -185,7 +211,8 @@ no scheme or path. A repository path uses lowercase letters, digits and separato
 """),
     _c("SL413", "invalid tag or digest", """
 Image tags are up to 128 letters, digits, '_', '.' and '-', not starting with '.' or
-'-'; digests are `sha256:` followed by 64 hexadecimal digits.
+'-'; digests are `sha256:` followed by 64, or `sha512:` followed by 128, lowercase
+hexadecimal digits.
 """),
     # ---- promotion ----------------------------------------------------------------------
     _c("SL500", "promotion stage is not a deployment target", """
@@ -213,9 +240,12 @@ The cluster selector contradicts itself (`cluster.env == "a" and cluster.env == 
 `exists cluster.x and not exists cluster.x`), so no cluster is ever selected.
 """),
     _c("SL601", "invalid selector", """
-A cluster selector compares a cluster label with a string (`cluster.env == "prod"`),
-tests membership (`cluster.region in ["eu-west-1"]`, `not in`), or existence
-(`exists cluster.canary`), combined with `and`, `or`, `not` and parentheses.
+A cluster selector compares a cluster label with a string (`cluster.env == "prod"`,
+`!=`), tests membership (`cluster.region in ["eu-west-1"]`, `not in`), or existence
+(`exists cluster.canary`), combined with `and`, `or`, `not` and parentheses; `all`
+selects every cluster. `=~`, `!~`, `<` and friends cannot be used, `in` needs at least one
+value, and `not all` is an error. Rollout steps are stricter: only `==`, `!=`, `in` and
+`not in` joined by `and`, or `rest`.
 """),
 ]}
 

@@ -301,8 +301,12 @@ class _Builder:
 
     def promotion_decl(self, t: Tree):
         name, *rules = t.children
-        return m.Promotion(span=self.span(t), name=str(name), name_span=self.span(name),
+        return m.Promotion(span=self.span(t), name=self.dotted(name), name_span=self.span(name),
                            rules=tuple(self.promotion_rule(r) for r in rules))
+
+    def dotted(self, t: Tree) -> str:
+        """``env`` or ``module.env``: a reference kept as text, resolved by the checker."""
+        return ".".join(str(c) for c in t.children)
 
     def promotion_rule(self, t: Tree) -> m.PromotionRule:
         stage, source, *rest = t.children
@@ -312,9 +316,9 @@ class _Builder:
         # clause exists, which the source text tells unambiguously.
         if gates and re.match(r"\s*after\b", self.text[self.span(source).end:]):
             after = gates.pop(0)
-        return m.PromotionRule(span=self.span(t), stage=str(stage), stage_span=self.span(stage),
-                               source=str(source), source_span=self.span(source), after=after,
-                               gates=tuple(gates))
+        return m.PromotionRule(span=self.span(t), stage=self.dotted(stage),
+                               stage_span=self.span(stage), source=self.dotted(source),
+                               source_span=self.span(source), after=after, gates=tuple(gates))
 
     def policy_decl(self, t: Tree):
         name, *rest = t.children
@@ -657,7 +661,7 @@ def _context(full: str, pos: int) -> tuple[str | None, str | None]:
     """The text just before ``pos`` (for "after '...'") and the field being written."""
     before = full[:pos].rstrip()
     line = before[before.rfind("\n") + 1:]
-    line = re.sub(r"//.*$", "", line).rstrip()
+    line = _strip_comment(line).rstrip()
     field = None
     mt = re.match(r"^\s*([A-Za-z_][\w-]*)\s*=", line)
     if mt:
@@ -667,6 +671,25 @@ def _context(full: str, pos: int) -> tuple[str | None, str | None]:
     if after and len(after) > 30:
         after = after[-30:]
     return after, field
+
+
+def _strip_comment(line: str) -> str:
+    """The line without a trailing `//` comment; `//` inside a string is not a comment."""
+    for match in _COMMENT_SCAN.finditer(line):
+        if match.group().startswith("//"):
+            return line[:match.start()]
+    return line
+
+
+_POLICY_ONLY = {"FOR", "REQUIRE", "DENY"}
+
+
+def _inside_policy(full: str, pos: int) -> bool:
+    """Whether ``pos`` lies in a policy declaration (the last declaration keyword before it)."""
+    last = None
+    for match in _DECL_START.finditer(full, 0, pos):
+        last = match
+    return last is not None and full.startswith("policy", last.start())
 
 
 def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, full: str,
@@ -703,6 +726,8 @@ def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, ful
     tok = getattr(exc, "token", None)
     after, field = _context(full, abs_pos)
     expected = set(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or ())
+    if expected & _POLICY_ONLY and not _inside_policy(full, abs_pos):
+        expected -= _POLICY_ONLY  # states are shared between block and policy bodies
     want = _describe_expected(expected, field)
     where = f" after '{after}'" if after and not what else ""
     if tok is None or tok.type == "$END":
