@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 
 def load(*paths: Any, overrides: Any = None) -> Project:
-    """Load and check the *.setlist files under ``paths`` (default: the current folder)."""
+    """Load and check the *.setlist files under ``paths`` (default: the current folder).
+
+    Paths may be given as arguments (``load("a", "b")``) or as one list (``load(["a", "b"])``).
+    """
     from .project import load as _load
 
+    if len(paths) == 1 and isinstance(paths[0], (list, tuple)):
+        paths = tuple(paths[0])
     return _load(paths or (".",), overrides=overrides)

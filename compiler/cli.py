@@ -57,12 +57,15 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, color: str) -> None:
                    err=True)
         sys.exit(EXIT_USAGE)
     diags = project.diagnostics
-    out = RENDERERS[fmt](diags, project.sources, color=_use_color(color, sys.stdout),
-                         tool_version=__version__)
+    use_color = fmt == "text" and _use_color(color, sys.stdout)
+    out = RENDERERS[fmt](diags, project.sources, color=use_color, tool_version=__version__)
     if fmt == "text" and not diags:
         roots = len(project.roots)
         out = f"checked {roots} file{'s' if roots != 1 else ''}: no problems found\n"
-    click.echo(out, nl=not out.endswith("\n"))
+    # click strips ANSI escapes whenever stdout is not a terminal unless told otherwise, which
+    # would make --color always a no-op in pipes (CI logs, `| less -R`).
+    if out:
+        click.echo(out, nl=not out.endswith("\n"), color=use_color)
     failed = bool(project.errors) or (strict and bool(project.warnings))
     sys.exit(EXIT_SPEC if failed else EXIT_OK)
 

@@ -18,6 +18,8 @@ from .parse import parse_source
 from .spec import Spec
 
 STD_PREFIX = "std/"
+# Prefix of the target recorded for an import that failed (SL204): names no loaded file.
+UNRESOLVED = "<unresolved>"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
 
 
@@ -31,7 +33,8 @@ class SourceFile:
     text: str
     module: m.Module
     is_root: bool = True
-    imports: dict[str, str] = field(default_factory=dict)  # alias -> key of the imported file
+    # alias -> key of the imported file; UNRESOLVED + path when the import failed (SL204)
+    imports: dict[str, str] = field(default_factory=dict)
     import_decls: dict[str, m.Import] = field(default_factory=dict)
 
 
@@ -116,18 +119,25 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
     """Load, parse and check a project: the public entry point (``setlist.load``).
 
     ``overrides`` maps display paths to text that replaces (or adds) a file's content.
-    Raises ``LoadError`` only for paths that do not exist; everything else is a diagnostic.
+    Raises ``LoadError`` only for given paths that do not exist or cannot be read; everything
+    else (imports included) is a diagnostic.
     """
-    overrides = dict(overrides or {})
+    # Override keys name files like paths on the command line do ("./a.setlist", absolute
+    # paths): normalise them to display paths so that they replace the file they name.
+    overrides = {_override_key(k): t for k, t in (overrides or {}).items()}
     files: dict[str, SourceFile] = {}
     diags: list[Diagnostic] = []
     root_keys = [display_path(p) for p in discover(paths)] if paths else []
+    disk_keys = set(root_keys)
     for key in sorted(overrides):
         if key not in root_keys and not key.startswith(STD_PREFIX):
             root_keys.append(key)
     root_keys.sort()
 
     pending = list(root_keys)
+    std_keys: set[str] = set()  # files reached through a std import (read from the package)
+    failed_decls: dict[tuple[str, str], m.Import] = {}  # (file, alias) of failed imports
+    unreadable: dict[str, str] = {}  # imported files that exist but cannot be read -> why
     texts: dict[str, str] = {}
     while pending:
         key = pending.pop(0)
@@ -135,10 +145,25 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
             continue
         if key in overrides:
             text = overrides[key]
-        elif key.startswith(STD_PREFIX):
+        elif key in std_keys and key not in disk_keys:
+            # A project folder may hold a folder named std/ of its own: its files are read
+            # from disk, only std imports come from the standard library.
             text = _std_text(key) or ""
         else:
-            text = _read(Path(key))
+            try:
+                text = _read(Path(key))
+            except LoadError as exc:
+                if key in root_keys:
+                    raise  # named on the command line: a bad invocation
+                # An imported file that cannot be read is a problem of the spec: report it at
+                # every import naming it, like a missing file.
+                unreadable[key] = str(exc).split(": ", 1)[-1]
+                for importer in files.values():
+                    for alias, target in list(importer.imports.items()):
+                        if target == key and alias in importer.import_decls:
+                            _unreadable_import(importer, alias, unreadable[key], failed_decls,
+                                               diags)
+                continue
         texts[key] = text
         module, parse_diags = parse_source(text, key)
         diags.extend(parse_diags)
@@ -146,12 +171,22 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
         files[key] = source
         for decl in module.decls:
             if isinstance(decl, m.Import):
-                target = _resolve_import(source, decl, overrides, diags)
+                in_std = key in std_keys and key not in disk_keys
+                target = _resolve_import(source, decl, overrides, diags, in_std=in_std)
                 if target is None:
+                    # Keep the alias, bound to no file, so that its uses are not reported
+                    # again as unknown modules: the import itself already is (SL204).
+                    raw = decl.path.text if decl.path.is_plain else ""
+                    alias = decl.name or (_default_alias(raw) if raw else None)
+                    if alias and alias not in source.imports:
+                        source.imports[alias] = UNRESOLVED + raw
+                        failed_decls[(key, alias)] = decl
                     continue
+                if in_std or decl.path.text.startswith(STD_PREFIX):
+                    std_keys.add(target)
                 alias = decl.name or _default_alias(target)
                 if alias in source.imports:
-                    first = source.import_decls[alias]
+                    first = source.import_decls.get(alias) or failed_decls[(key, alias)]
                     diags.append(error(decl.name_span or decl.span, "SL206",
                                        f"the alias '{alias}' is already used by another import",
                                        "give this import another name with 'as'",
@@ -159,10 +194,13 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
                     continue
                 source.imports[alias] = target
                 source.import_decls[alias] = decl
-                if target not in files:
+                if target in unreadable:
+                    _unreadable_import(source, alias, unreadable[target], failed_decls, diags)
+                elif target not in files:
                     pending.append(target)
 
-    imported = {t for f in files.values() for t in f.imports.values() if t != f.key}
+    imported = {t for f in files.values() for t in f.imports.values()
+                if t != f.key and t in files}
     for key, source in files.items():
         source.is_root = key in root_keys and key not in imported
     diags.extend(_import_cycles(files))
@@ -185,8 +223,26 @@ def _default_alias(key: str) -> str:
     return Path(key).stem
 
 
+def _unreadable_import(source: SourceFile, alias: str, reason: str,
+                       failed_decls: dict[tuple[str, str], m.Import],
+                       diags: list[Diagnostic]) -> None:
+    """Report an import of an unreadable file and treat it as failed (like a missing one)."""
+    decl = source.import_decls.pop(alias)
+    failed_decls[(source.key, alias)] = decl
+    diags.append(error(decl.path.span, "SL204",
+                       f"cannot read {source.imports[alias]}: {reason}",
+                       "save the file as UTF-8 text" if "UTF-8" in reason else ""))
+
+
+def _override_key(key: str | os.PathLike) -> str:
+    key = os.fspath(key)
+    if key.startswith(STD_PREFIX):
+        return key
+    return display_path(Path(key))
+
+
 def _resolve_import(source: SourceFile, decl: m.Import, overrides: Mapping[str, str],
-                    diags: list[Diagnostic]) -> str | None:
+                    diags: list[Diagnostic], *, in_std: bool = False) -> str | None:
     raw = decl.path.text
     if not decl.path.is_plain or not raw:
         diags.append(error(decl.path.span, "SL204", "an import path must be a plain string",
@@ -204,10 +260,10 @@ def _resolve_import(source: SourceFile, decl: m.Import, overrides: Mapping[str, 
                                "available: " + ", ".join(known)))
             return None
         return target
-    if source.key.startswith(STD_PREFIX):
+    if in_std:
         key = (Path(source.key).parent / target).as_posix()
         return key
-    if not (raw.startswith("./") or raw.startswith("../")):
+    if not raw.startswith(("./", "../")):
         diags.append(error(decl.path.span, "SL204",
                            f"import path '{raw}' is neither relative nor a std module",
                            f'write "./{raw}" for a file next to this one'))

@@ -98,7 +98,9 @@ class Evaluator:
             elif isinstance(expr, m.Attr) and isinstance(expr.value, m.Name) \
                     and expr.value.name in self.ctx.file(file).imports:
                 target = self.ctx.module_of(file, expr.value.name)
-                scope = self.ctx.modules.get(target) if target else None
+                if target is None:  # the import itself failed and was reported (SL204)
+                    return m.reported(expr.span), file, chain
+                scope = self.ctx.modules.get(target)
                 entry = scope.names["const"].get(expr.attr) if scope else None
                 if entry is None and scope is not None and \
                         not any(expr.attr in scope.names[k] for k in scope.names):
@@ -107,6 +109,12 @@ class Evaluator:
                                    did_you_mean(expr.attr, [n for k in scope.names
                                                             for n in scope.names[k]]))
                     return m.reported(expr.span), file, chain
+            elif isinstance(expr, m.Attr) and isinstance(expr.value, m.Name) \
+                    and expr.value.name != "cluster" \
+                    and not self.ctx.lookup_any(file, expr.value.name):
+                # `sync.auto` without `import "std/sync"`: say so, not "wrong type".
+                self.ctx.unknown_module(file, expr.value)
+                return m.reported(expr.span), file, chain
             if entry is None:
                 return expr, file, chain
             key = (entry.file, entry.decl.name)
@@ -134,16 +142,14 @@ class Evaluator:
         i = members.index(first)
         names = [n for _, n in members[i:] + members[:i]]
         decl = decls[first]
-        if len(names) == 1:
-            message = f"constant '{names[0]}' refers to itself"
-        else:
-            message = "constants refer to each other in a cycle: " + \
-                " → ".join(names + [names[0]])
+        message = f"constant '{names[0]}' refers to itself"
+        hint = "give it a literal value" if len(names) == 1 else \
+            "the cycle is " + " → ".join(names + [names[0]]) + \
+            "; give one of them a literal value"
         related = tuple(Related(span=d.name_span or d.span,
                                 message=f"'{d.name}' is part of the cycle")
                         for k, d in decls.items() if k != first)
-        self.ctx.error(decl.name_span or decl.span, "SL208", message,
-                       "give one of them a literal value", related=related)
+        self.ctx.error(decl.name_span or decl.span, "SL208", message, hint, related=related)
 
     def type_error(self, expr: m.Expr, wanted: str, hint: str = "") -> None:
         if is_reported(expr):
@@ -385,10 +391,12 @@ class Evaluator:
                            f"{name}() takes {len(positional) or 'no'} positional "
                            f"argument{'s' if len(positional) != 1 else ''}",
                            f"name the argument, e.g. {name}({named[0]}: ...)" if named else
-                           f"remove the extra argument; {name}() takes "
-                           + (", ".join(positional) if positional else "no arguments"))
+                           f"remove the extra argument; {name}() takes only "
+                           + (" and ".join(f"the {p}" for p in positional) if positional
+                              else "named arguments"))
             ok = False
-        pairs = list(zip(positional, expr.args)) + [(k.name, k.value) for k in expr.kwargs]
+        pairs = [(k, v, v.span) for k, v in zip(positional, expr.args)] + \
+            [(k.name, k.value, k.name_span) for k in expr.kwargs]
         for kw in expr.kwargs:
             if kw.name not in spec:
                 self.ctx.error(kw.name_span, "SL304",
@@ -396,15 +404,16 @@ class Evaluator:
                                did_you_mean(kw.name, spec) or
                                ("arguments: " + ", ".join(spec) if spec else "it takes none"))
                 ok = False
-        for key, value_expr in pairs:
+        for key, value_expr, where in pairs:
             if key not in spec:
                 continue
             if key in given:
-                self.ctx.error(value_expr.span, "SL304",
-                               f"argument '{key}' of {name}() is given twice")
+                self.ctx.error(where, "SL304", f"argument '{key}' of {name}() is given twice",
+                               "remove one of them",
+                               related=(Related(span=given[key], message="first given here"),))
                 ok = False
                 continue
-            given[key] = value_expr.span
+            given[key] = where
             value = spec[key].want(self, value_expr, file)
             if value is None:
                 ok = False
