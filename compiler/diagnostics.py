@@ -7,7 +7,7 @@ the language server turns them into LSP diagnostics.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,7 +50,7 @@ class Span(BaseModel):
         )
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"

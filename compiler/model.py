@@ -8,7 +8,7 @@ spec in ``setlist.spec``.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal, Union
+from typing import Literal
 
 from .diagnostics import Span
 
@@ -22,7 +22,7 @@ node = dataclass(frozen=True, slots=True, kw_only=True)
 class Node:
     span: Span
 
-    def children(self) -> list["Node"]:
+    def children(self) -> list[Node]:
         """Direct child nodes in field order (for generic walks)."""
         out: list[Node] = []
         for f in fields(self):
@@ -90,7 +90,7 @@ class Str(Node):
     """A string literal. ``parts`` alternates literal text and interpolated expressions."""
 
     kind: Literal["str"] = "str"
-    parts: tuple[Union[str, Expr], ...] = ()
+    parts: tuple[str | Expr, ...] = ()
 
     @property
     def is_plain(self) -> bool:
@@ -187,8 +187,8 @@ class As(Node):
     alias: Str
 
 
-Expr = Union[Name, Attr, Index, Call, Str, Int, Bool, NoneLit, Duration, Date, Regex, ListExpr,
-             MapExpr, Binary, Not, Exists, As]
+Expr = (Name | Attr | Index | Call | Str | Int | Bool | NoneLit | Duration | Date | Regex
+        | ListExpr | MapExpr | Binary | Not | Exists | As)
 
 
 # ---------------------------------------------------------------- declarations
@@ -287,7 +287,7 @@ class PolicyField(Node):
     field: FieldNode
 
 
-PolicyStmt = Union[Require, ForStmt, PolicyField]
+PolicyStmt = Require | ForStmt | PolicyField
 
 
 @node
@@ -315,7 +315,7 @@ class Waive(Decl):
     reason: Str
 
 
-AnyDecl = Union[Import, Const, Block, Promotion, Policy, Use, Waive]
+AnyDecl = Import | Const | Block | Promotion | Policy | Use | Waive
 
 
 @node

@@ -23,7 +23,7 @@ from .diagnostics import Diagnostic, Span, error
 DECL_KEYWORDS = ("import", "const", "gitops", "registry", "image", "environment", "app",
                  "promotion", "policy", "use", "waive")
 _DECL_START = re.compile(
-    r"^(?:%s)\b(?![ \t]*[=:.\]\),])" % "|".join(DECL_KEYWORDS), re.MULTILINE)
+    r"^(?:{})\b(?![ \t]*[=:.\]\),])".format("|".join(DECL_KEYWORDS)), re.MULTILINE)
 
 
 @lru_cache(maxsize=1)
@@ -187,7 +187,7 @@ def _chunks(text: str) -> list[tuple[int, int]]:
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     ends = starts[1:] + [len(text)]
-    return list(zip(starts, ends))
+    return list(zip(starts, ends, strict=False))
 
 
 def _attach_docs(decls: list, comments: tuple[m.Comment, ...], text: str) -> list:

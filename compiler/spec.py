@@ -7,7 +7,7 @@ declaration it came from, so later stages can still point at the source.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,7 +49,7 @@ class SelAll(SpecNode):
     kind: Literal["all"] = "all"
 
 
-Selector = Union[LabelTest, SelAnd, SelOr, SelAll]
+Selector = LabelTest | SelAnd | SelOr | SelAll
 
 
 class StaticCluster(SpecNode):
@@ -136,7 +136,7 @@ class Environment(SpecNode):
     updates: UpdateMethod = UpdateMethod()
     writeback: Literal["direct", "pull_request"] = "direct"
     freezes: tuple[Freeze, ...] = ()
-    rollout: tuple[Union[LabelTest, SelAnd, SelOr, SelAll, RestStep], ...] = ()
+    rollout: tuple[LabelTest | SelAnd | SelOr | SelAll | RestStep, ...] = ()
     preserve_resources_on_deletion: bool = False
     applications_sync: Literal["create-only", "create-update", "create-delete", "sync"] | None = \
         None

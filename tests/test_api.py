@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pydantic
 import pytest
+
 import setlist
 from conftest import EXAMPLES, write
 from setlist import spec as s

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 import setlist
 from conftest import EXAMPLES, ROOT, write
 from setlist.codes import CODES

@@ -4,6 +4,7 @@ SL2xx diagnostics about imports (SL203 to SL207)."""
 from __future__ import annotations
 
 import pytest
+
 import setlist
 from conftest import write
 from setlist.project import UNRESOLVED, LoadError, discover

@@ -7,6 +7,7 @@ import re
 
 import jsonschema
 import pytest
+
 from setlist.codes import CODES
 from setlist.diagnostics import Diagnostic, Related, Severity, Span
 from setlist.render import (

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from setlist import values as V
 from setlist import values_time as VT
 from setlist.values import ValueProblem

@@ -19,6 +19,7 @@ def check(project: Project) -> Spec:
     ctx = Context(project=project)
     build_scopes(ctx)
     ev = Evaluator(ctx)
+    ev.check_constants()
     parts = build_spec(ctx, ev)
     promotions = check_promotions(ctx, ev, parts)
     spec = Spec(gitops=parts["gitops"], registries=tuple(parts["registries"]),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 
 from .. import model as m
 from ..diagnostics import Diagnostic, Related, Span, error, warning
@@ -118,37 +120,69 @@ class Context:
                                did_you_mean(expr.attr, others))
                 return entry, True
             if report:
-                known = sorted(self.file(file).imports)
-                self.error(expr.value.span, "SL200", f"unknown module '{alias}'",
-                           did_you_mean(alias, known) or
-                           f'import it first, e.g. import "std/<module>" as {alias}'
-                           if alias == "std" else did_you_mean(alias, known) or
-                           f'import it first: import "./{alias}.setlist" as {alias}')
+                self.unknown_module(file, expr.value)
             return None, True
         return None, False
+
+    def unknown_module(self, file: str, alias_expr: m.Name) -> None:
+        """Report ``alias.x`` where this file imports nothing as ``alias``."""
+        alias = alias_expr.name
+        known = sorted(self.file(file).imports)
+        if hint := did_you_mean(alias, known):
+            pass
+        elif alias == "std":
+            hint = 'import a module first, e.g. import "std/sync"'
+        elif resources.files("setlist.stdlib").joinpath("std", alias + ".setlist").is_file():
+            hint = f'import it first: import "std/{alias}"'
+        else:
+            hint = f'import it first: import "./{alias}.setlist" as {alias}'
+        self.error(alias_expr.span, "SL200", f"unknown module '{alias}'", hint)
+
+    def _broken_declaration(self, name: str, kind: str) -> bool:
+        """Whether a file with syntax errors declares ``kind name`` in a declaration that did
+        not parse: the syntax error is then the one to fix, not the unknown name."""
+        broken = {d.span.file for d in self.project.diagnostics if d.code.startswith("SL1")}
+        if not broken:
+            return False
+        pattern = re.compile(rf"(?m)^[ \t]*{kind}[ \t]+{re.escape(name)}(?![\w-])")
+        return any(pattern.search(self.project.files[key].text)
+                   for key in broken if key in self.project.files)
 
     def _unknown(self, file: str, name: str, span: Span, kind: str) -> None:
         elsewhere = [(k, e) for k, e in self.lookup_any(file, name)
                      if not (k == "promotion" and kind == "image")]
         if elsewhere:
             other_kind, entry = elsewhere[0]
+            declared = self.scope_of(file).names[kind]
             self.error(span, "SL202",
                        f"'{name}' is {KIND_WORDS[other_kind]}, but {KIND_WORDS[kind]} is "
                        "expected here",
+                       did_you_mean(name, declared) or
+                       (f"declared {kind} names: " + ", ".join(sorted(declared)[:6])
+                        if declared else f"declare {KIND_WORDS[kind]} first"),
                        related=(Related(span=entry.decl.name_span or entry.decl.span,
                                         message=f"'{name}' is declared here"),))
+            return
+        if self._broken_declaration(name, kind):
             return
         candidates = self.scope_of(file).names[kind]
         hint = did_you_mean(name, candidates)
         if not hint and not candidates:
-            hint = f"no {kind} is declared yet; declare one with '{kind} {name} {{ ... }}'"
+            hint = f"no {KIND_WORDS[kind][KIND_WORDS[kind].index(' ') + 1:]} is declared " \
+                   f"yet; declare one with '{kind} {name} {{ ... }}'" if kind != "const" else \
+                   f"no constant is declared yet; declare one with 'const {name} = ...'"
+        elif not hint:
+            plural = {"registry": "registries", "const": "constants"}.get(kind, kind + "s")
+            hint = f"declared {plural}: " + ", ".join(sorted(candidates)[:8]) + \
+                (", ..." if len(candidates) > 8 else "")
         related = ()
         best = suggest(name, candidates)
         if best:
             decl = candidates[best].decl
             related = (Related(span=decl.name_span or decl.span,
                                message=f"'{best}' is declared here"),)
-        self.error(span, "SL200", f"unknown {kind} '{name}'", hint, related=related)
+        noun = "constant" if kind == "const" else kind
+        self.error(span, "SL200", f"unknown {noun} '{name}'", hint, related=related)
 
 
 def build_scopes(ctx: Context) -> None:
@@ -165,7 +199,8 @@ def build_scopes(ctx: Context) -> None:
                 first = table[decl.name].decl
                 ctx.error(decl.name_span or decl.span, "SL201",
                           f"{kind} '{decl.name}' is declared twice",
-                          "rename one of them or remove the second",
+                          "an image has one promotion; merge the rules into the first one"
+                          if kind == "promotion" else "rename one of them or remove the second",
                           related=(Related(span=first.name_span or first.span,
                                            message="first declared here"),))
                 continue

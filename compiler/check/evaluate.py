@@ -395,7 +395,7 @@ class Evaluator:
                            + (" and ".join(f"the {p}" for p in positional) if positional
                               else "named arguments"))
             ok = False
-        pairs = [(k, v, v.span) for k, v in zip(positional, expr.args)] + \
+        pairs = [(k, v, v.span) for k, v in zip(positional, expr.args, strict=False)] + \
             [(k.name, k.value, k.name_span) for k in expr.kwargs]
         for kw in expr.kwargs:
             if kw.name not in spec:

@@ -75,7 +75,8 @@ def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
                       (f"apps running '{image}': " + ", ".join(runners)) if runners else
                       f"no app lists '{image}' in its images")
         if rule.source == rule.stage:
-            ctx.error(rule.source_span, "SL502", f"'{rule.stage}' cannot promote from itself")
+            ctx.error(rule.source_span, "SL502", f"'{rule.stage}' cannot promote from itself",
+                      "take versions from registry or from another environment")
             ok = False
             continue
         after = 0
@@ -90,7 +91,9 @@ def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
             if name == "approval" and isinstance(gate, m.Name):
                 approval = True
             else:
-                ctx.error(gate.span, "SL302", "expected a promotion gate",
+                what = f"'{name}'" if name else "this"
+                ctx.error(gate.span, "SL302", f"{what} is not a promotion gate",
+                          "write approval without parentheses" if name in GATES else
                           did_you_mean(name or "", GATES) or "known gates: approval")
                 ok = False
         rules[rule.stage] = rule

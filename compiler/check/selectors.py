@@ -79,7 +79,8 @@ def _selector(ev: Evaluator, expr: m.Expr, file: str, negate: bool) -> s.Selecto
     expr, file = ev.deref(expr, file)
     if isinstance(expr, m.Name) and expr.name == "all":
         if negate:
-            ev.ctx.error(expr.span, "SL601", "'not all' selects no cluster")
+            ev.ctx.error(expr.span, "SL601", "'not all' selects no cluster",
+                         "to select no cluster, leave the environment out of every deploy")
             return None
         return s.SelAll()
     if isinstance(expr, m.Not):
@@ -126,7 +127,8 @@ def _selector(ev: Evaluator, expr: m.Expr, file: str, negate: bool) -> s.Selecto
             if items is None:
                 return None
             if not items:
-                ev.ctx.error(right.span, "SL601", f"'{op}' needs at least one value")
+                ev.ctx.error(right.span, "SL601", f"'{op}' needs at least one value",
+                             'e.g. cluster.region in ["eu-west-1", "eu-central-1"]')
                 return None
             values = tuple(sorted(items))
         return s.LabelTest(key=key, op=NEGATE[op] if negate else op, values=values,
@@ -135,6 +137,11 @@ def _selector(ev: Evaluator, expr: m.Expr, file: str, negate: bool) -> s.Selecto
         ev.ctx.error(expr.op_span, "SL601",
                      f"'{expr.op}' cannot be used in a cluster selector",
                      "Argo CD selectors support ==, !=, in, not in and exists")
+        return None
+    if isinstance(expr, m.Name) and expr.name == "rest":
+        ev.ctx.error(expr.span, "SL307",
+                     "'rest' can only be the last step of an environment's rollout",
+                     "select clusters with a label test, or all for every cluster")
         return None
     if not is_reported(expr):
         ev.ctx.error(expr.span, "SL601", "this is not a cluster selector", SELECTOR_HINT)
