@@ -87,7 +87,8 @@ def parse_source(text: str, file: str) -> tuple[m.Module, list[Diagnostic]]:
         for start, end in _chunks(text):
             chunk = text[start:end]
             offset = _Offset(line=text.count("\n", 0, start), pos=start)
-            tree, errors = _parse_recovering(chunk, file, offset, text)
+            tree, errors = _parse_recovering(chunk, file, offset, text,
+                                             end if end < len(text) else None)
             diags.extend(errors)
             if tree is not None:
                 built = _Builder(file, text, offset, diags).decls(tree)
@@ -107,8 +108,8 @@ MAX_ERRORS_PER_DECLARATION = 8
 _CLOSERS = {"RBRACE", "RSQB", "RPAR", "$END"}
 
 
-def _parse_recovering(chunk: str, file: str, off: _Offset,
-                      full: str) -> tuple[Tree | None, list[Diagnostic]]:
+def _parse_recovering(chunk: str, file: str, off: _Offset, full: str,
+                      next_decl: int | None = None) -> tuple[Tree | None, list[Diagnostic]]:
     """Parse one declaration, blanking each broken line and retrying, to report every
     independent mistake. A later error that is only a closing bracket or the end of the
     text is most likely a consequence of the blanking, so it ends the recovery silently.
@@ -124,7 +125,7 @@ def _parse_recovering(chunk: str, file: str, off: _Offset,
             token = getattr(exc, "token", None)
             if errors and token is not None and token.type in _CLOSERS:
                 return None, errors
-            errors.append(_syntax_error(exc, text, file, off, full))
+            errors.append(_syntax_error(exc, text, file, off, full, next_decl=next_decl))
             line = exc.line if exc.line and exc.line > 0 else 0
             if token is not None and token.type == "$END" or line <= header_line:
                 return None, errors
@@ -556,6 +557,12 @@ class _Builder:
             mt = re.match(r"\\u\{([0-9a-fA-F]{1,6})\}", raw[i:])
             if mt and int(mt.group(1), 16) <= 0x10FFFF:
                 return chr(int(mt.group(1), 16)), len(mt.group())
+            bad = re.match(r"\\u(\{[^}\s\"]*\}?)?", raw[i:]).group()
+            self.diags.append(error(
+                _sub_span(span, i + 1, i + 1 + len(bad)), "SL103",
+                f"'{bad}' is not a valid unicode escape",
+                "write \\u{ and 1 to 6 hexadecimal digits and }, e.g. \\u{e9} for é"))
+            return "", len(bad)
         self.diags.append(error(
             _sub_span(span, i + 1, i + 3), "SL103", f"unknown escape '\\{nxt}' in string",
             'known escapes: \\" \\\\ \\n \\t \\r \\$ \\u{hex}'))
@@ -624,16 +631,33 @@ def _describe_terminal(name: str) -> str:
     return name.lower()
 
 
+_OPERATORS = {"COMPARE", "MATCH", "AND", "OR", "IN", "NOT", "SLASH", "DOT", "LPAR", "LSQB", "AS"}
+
+
 def _describe_expected(expected: set[str], field: str | None) -> str:
+    """Expected terminals in words, likeliest first: a value, a field name or '}', and only
+    then the operators that could continue the expression (collapsed into one word)."""
+    words = []
     if expected & _VALUE_START and len(expected & _VALUE_START) >= 5:
-        if field and field in FIELD_NOUNS:
-            words = [FIELD_NOUNS[field]]
-        else:
-            words = ["a value"]
+        words.append(FIELD_NOUNS.get(field or "", "a value"))
         expected = expected - _VALUE_START
+    at_body_level = {"RBRACE", "_SEP"} <= expected
+    if "NAME" in expected:
+        words.append("a field name" if at_body_level else "a name")
+        expected = expected - {"NAME"}
+    for closer in ("RBRACE", "RSQB", "RPAR", "COMMA", "_SEP"):
+        if closer in expected:
+            words.append(_describe_terminal(closer))
+            expected = expected - {closer}
+    operators = expected & _OPERATORS
+    if len(operators) >= 3:
+        expected = expected - operators
+        tail = "an operator"
     else:
-        words = []
+        tail = None
     words += sorted(_describe_terminal(e) for e in expected)
+    if tail:
+        words.append(tail)
     words = list(dict.fromkeys(words))
     if not words:
         return "the end of the expression"
@@ -673,6 +697,37 @@ def _context(full: str, pos: int) -> tuple[str | None, str | None]:
     return after, field
 
 
+LIST_FIELDS = {"deploy", "images", "rollout", "platforms", "ignore_tags", "options"}
+
+
+def _missing_before_next(full: str, pos: int, file: str, want: str) -> Diagnostic:
+    keyword = re.match(r"\w+", full[pos:])
+    word = keyword.group() if keyword else ""
+    line = full.count("\n", 0, pos) + 1
+    return error(Span(file=file, line=line, column=1, end_line=line, end_column=1 + len(word),
+                      start=pos, end=pos + len(word)), "SL100",
+                 f"expected {want} before this declaration, found the keyword '{word}'",
+                 "a '}' may be missing at the end of the declaration above")
+
+
+def _gate_without_comma(full: str, pos: int, expected: set[str]) -> tuple[Span, str] | None:
+    """`prod <- dev after 24h approval`: the gate reads as the start of the next rule, so
+    the parser complains one token later. Find the bare word and point at it instead."""
+    if {_describe_terminal(e) for e in expected} != {"'<-'"}:
+        return None
+    before = full[:pos].rstrip()
+    line_start = before.rfind("\n") + 1
+    mt = re.search(r"<-.*\s([A-Za-z_][\w-]*)$", before[line_start:])
+    if not mt:
+        return None
+    start = line_start + mt.start(1)
+    line = full.count("\n", 0, start) + 1
+    column = start - line_start + 1
+    word = mt.group(1)
+    return (Span(file="", line=line, column=column, end_line=line,
+                 end_column=column + len(word), start=start, end=start + len(word)), word)
+
+
 def _strip_comment(line: str) -> str:
     """The line without a trailing `//` comment; `//` inside a string is not a comment."""
     for match in _COMMENT_SCAN.finditer(line):
@@ -693,7 +748,10 @@ def _inside_policy(full: str, pos: int) -> bool:
 
 
 def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, full: str,
-                  code: str = "SL100", what: str = "") -> Diagnostic:
+                  code: str = "SL100", what: str = "",
+                  next_decl: int | None = None) -> Diagnostic:
+    """One syntax diagnostic. ``next_decl`` is the offset of the declaration after this
+    chunk, where an unexpected end of the chunk is really noticed."""
     pos = getattr(exc, "pos_in_stream", None) or 0
     line, column = exc.line, exc.column
     if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
@@ -720,8 +778,13 @@ def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, ful
         if ch == "/":
             return error(span(1), code, prefix + "unexpected '/'",
                          "comments start with '//'; regular expressions are written /.../")
+        if what:
+            return error(span(1), code, prefix + f"unexpected character {ch!r}",
+                         "an interpolation holds a name or a reference, e.g. ${team}; "
+                         "operators are not evaluated inside strings")
         return error(span(1), "SL102", prefix + f"unexpected character {ch!r}",
-                     "comments start with '//'" if ch == "#" else "")
+                     "comments start with '//'" if ch == "#" else
+                     "strings use double quotes" if ch == "'" else "")
     assert isinstance(exc, (UnexpectedToken, UnexpectedEOF))
     tok = getattr(exc, "token", None)
     after, field = _context(full, abs_pos)
@@ -731,19 +794,36 @@ def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, ful
     want = _describe_expected(expected, field)
     where = f" after '{after}'" if after and not what else ""
     if tok is None or tok.type == "$END":
+        if what:
+            return error(span(1), code, prefix + f"expected {want} after '{after}'"
+                         if after else prefix + f"expected {want}",
+                         "an interpolation holds a name or a reference, e.g. ${team}")
+        if next_decl is not None:
+            return _missing_before_next(full, next_decl, file, want)
         return error(span(1), "SL104", prefix + f"unexpected end of file: expected {want}{where}",
                      "a closing '}', ']' or ')' may be missing")
     found = _describe_found(tok)
+    gate = _gate_without_comma(full, abs_pos, expected)
+    if gate is not None:
+        return error(gate[0].model_copy(update={"file": file}), code,
+                     f"expected ',' before the gate '{gate[1]}'",
+                     "separate gates with ',', e.g. prod <- staging after 24h, approval")
     if tok.type == "EQUAL" and "COMPARE" in expected:
         return error(span(1), code, prefix + f"expected '==' to compare{where}, found '='",
                      "'=' sets a field; '==' compares two values")
     hints = []
     if tok.type == "EQUAL" and "EQUAL" not in expected and "COMPARE" in expected:
         hints.append("use '==' to compare")
-    if tok.type == "NAME" and str(tok) in DECL_KEYWORDS:
+    if str(tok) in DECL_KEYWORDS:
         hints.append("a '}' may be missing before this declaration")
     if tok.type == "COMMA" and "_SEP" in expected:
-        hints.append("separate fields with a new line or ';'")
+        hints.append(f"to give several values, write a list: {field} = [a, b]"
+                     if field in FIELD_NOUNS and field in LIST_FIELDS else
+                     "separate fields with a new line or ';'")
+    for closer, text in (("RSQB", "']'"), ("RPAR", "')'"), ("RBRACE", "'}'")):
+        if tok.type in _CLOSERS and tok.type != closer and closer in expected:
+            hints.append(f"a closing {text} may be missing")
+            break
     if tok.type == "COLON" and "EQUAL" in expected:
         hints.append("fields are set with '=', e.g. name = value")
     return error(span(len(str(tok))), code, prefix + f"expected {want}{where}, found {found}",
