@@ -91,7 +91,9 @@ class Registry(SpecNode):
 
 class Strategy(SpecNode):
     kind: Literal["semver", "newest_build", "alphabetical", "digest"]
-    constraint: str | None = None  # semver
+    # semver: the Masterminds constraint; None takes every version tag, pre-releases included,
+    # as Image Updater does when an image has no constraint.
+    constraint: str | None = None
     tag: str | None = None         # digest
 
 

@@ -27,6 +27,7 @@ def check(project: Project) -> Spec:
                 apps=tuple(parts["apps"]), promotions=tuple(promotions))
     check_kubernetes_names(ctx, spec)
     check_policy_refs(ctx, ev)
+    ev.check_unused_constants()
     check_unused_imports(ctx)
     project.diagnostics.extend(ctx.diags)
     project.spec = spec

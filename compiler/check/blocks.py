@@ -106,7 +106,7 @@ def _repository(ev: Evaluator, e: m.Expr, f: str) -> tuple[str | None, str, str]
     """``registry / "path"`` or ``"host/path"`` → (registry name, host, path)."""
     expr, file = ev.deref(e, f)
     if isinstance(expr, m.Binary) and expr.op == "/":
-        entry, handled = ev.ctx.resolve_ref(file, expr.left, "registry")
+        entry, handled = ev.ref(expr.left, file, "registry")
         if not handled:
             ev.type_error(expr.left, "a registry name")
             return None
@@ -149,7 +149,7 @@ def _strategy(ev: Evaluator, e: m.Expr, f: str) -> s.Strategy | None:
         args = ev.want_call(expr, file, "semver", {"constraint": Arg(_constraint)},
                             ("constraint",))
         return None if args is None else s.Strategy(kind="semver",
-                                                    constraint=args.get("constraint", "*"))
+                                                    constraint=args.get("constraint"))
     if name == "digest":
         args = ev.want_call(expr, file, "digest", {"tag": Arg(_tag, True)}, ("tag",))
         return None if args is None else s.Strategy(kind="digest", tag=args["tag"])
@@ -294,7 +294,7 @@ def _clusters(ev: Evaluator, e: m.Expr, f: str):
             if text is None:
                 continue
             if "://" in text:
-                if problem := v.check_url(text):
+                if problem := v.check_url(text, schemes=("https", "http")):
                     ev.ctx.error(item.span, "SL408", problem.message, problem.hint or "")
                     continue
                 out.append(s.StaticCluster(server=text, span=item.span))
@@ -339,12 +339,23 @@ def _apps_sync(ev, e, f):
 def _ref_list(kind: str):
     def want(ev: Evaluator, e: m.Expr, f: str):
         def item(x: m.Expr, ff: str):
-            entry, handled = ev.ctx.resolve_ref(ff, x, kind)
+            entry, handled = ev.ref(x, ff, kind)
             if not handled:
                 ev.type_error(x, f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} name")
             return entry.decl.name if entry else None
         return ev.want_list(e, f, item, unique_what=kind)
     return want
+
+
+def _deploy(ev: Evaluator, e: m.Expr, f: str):
+    envs = _ref_list("environment")(ev, e, f)
+    if envs == [] and isinstance(ev.deref(e, f)[0], m.ListExpr) and \
+            not ev.deref(e, f)[0].items:
+        ev.ctx.error(e.span, "SL302", "an app must deploy to at least one environment",
+                     "name the environments, e.g. deploy = [dev, prod]; remove the app to "
+                     "stop deploying it")
+        return None
+    return envs
 
 
 def _app_images(ev: Evaluator, e: m.Expr, f: str):
@@ -354,7 +365,7 @@ def _app_images(ev: Evaluator, e: m.Expr, f: str):
         if isinstance(x, m.As):
             alias = ev.want_string(x.alias, ff)
             target = x.value
-        entry, handled = ev.ctx.resolve_ref(ff, target, "image")
+        entry, handled = ev.ref(target, ff, "image")
         if not handled:
             ev.type_error(target, "an image name")
         if entry is None:
@@ -392,7 +403,7 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "image": {
         "repository": FieldSpec(_repository, True, 'registry / "path", or "host/path"'),
         "strategy": FieldSpec(_strategy, False,
-                              'semver("c") (default semver("*")), newest_build, alphabetical, '
+                              'semver("c") (default semver(): any version), newest_build, alphabetical, '
                               'digest("tag")'),
         "allow_tags": FieldSpec(_regex, False, "only tags matching this regex are considered"),
         "ignore_tags": FieldSpec(_globs, False, "tags matching these globs are skipped"),
@@ -420,7 +431,7 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
         "namespace": FieldSpec(_k8s_label, True, "destination namespace"),
         "project": FieldSpec(_k8s_subdomain, False, "Argo CD project (default: the app name)"),
         "images": FieldSpec(_app_images, False, 'images the app runs; `api as "name"`'),
-        "deploy": FieldSpec(_ref_list("environment"), True, "environments the app runs in"),
+        "deploy": FieldSpec(_deploy, True, "environments the app runs in"),
         "sync": FieldSpec(_sync, False, "sync policy (default manual)"),
         "labels": FieldSpec(_labels, False, "labels added to the generated Applications"),
         "annotations": FieldSpec(_annotations, False, "annotations on the Applications"),

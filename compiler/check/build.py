@@ -89,8 +89,7 @@ def _make(ctx: Context, ev: Evaluator, kind: str, decl: m.Block, file: str,
             return None
         registry, host, path = values["repository"]
         return s.Image(name=decl.name, registry=registry, host=host, repository=path,
-                       strategy=values.get("strategy", s.Strategy(kind="semver",
-                                                                  constraint="*")),
+                       strategy=values.get("strategy", s.Strategy(kind="semver")),
                        allow_tags=values.get("allow_tags"),
                        ignore_tags=tuple(values.get("ignore_tags", ())),
                        platforms=tuple(values.get("platforms", ())),

@@ -68,6 +68,16 @@ def misplaced_expression(expr: m.Expr) -> tuple[str, str] | None:
     return None
 
 
+# Names and functions the language gives meaning to where a field expects them.
+BUILTIN_FUNCTIONS = frozenset({
+    "semver", "newest_build", "alphabetical", "digest", "env", "in_cluster", "automated",
+    "manual", "retry", "git", "approval"})
+BUILTIN_NAMES = frozenset({
+    "docker_config", "anonymous", "all", "rest", "argocd", "git", "direct", "pull_request",
+    "setlist", "in_cluster", "newest_build", "alphabetical", "approval", "registry",
+    "automated", "manual"})
+
+
 @dataclass
 class Arg:
     want: Callable[[Evaluator, m.Expr, str], Any]
@@ -80,6 +90,8 @@ class Evaluator:
         # Constants whose string value is being interpolated, outermost first.
         self._const_stack: list[tuple[str, str]] = []
         self._reported_cycles: set[frozenset[tuple[str, str]]] = set()
+        # Constants some field, argument or other constant read; the rest are checked alone.
+        self.used_constants: set[tuple[str, str]] = set()
 
     # constants ----------------------------------------------------------------------
     def deref(self, expr: m.Expr, file: str) -> tuple[m.Expr, str]:
@@ -122,6 +134,7 @@ class Evaluator:
                 self.const_cycle(chain[chain.index(key):])
                 return m.reported(expr.span), file, chain
             chain.append(key)
+            self.used_constants.add(key)
             assert isinstance(entry.decl, m.Const)
             expr, file = entry.decl.value, entry.file
 
@@ -188,6 +201,68 @@ class Evaluator:
                         m.Name(span=decl.name_span, name=decl.name), key)
                     if isinstance(target, m.Str):
                         self._interpolate_const(target, tfile, chain)
+        self.used_constants.clear()  # only reads by fields and arguments count as uses
+
+    def ref(self, expr: m.Expr, file: str, kind: str):
+        """Resolve a reference to a declaration of ``kind``, also through constants
+        (``const envs = [dev]`` … ``deploy = envs``, ``const e = dev`` … ``deploy = [e]``).
+        Same result as ``Context.resolve_ref``: (entry, handled)."""
+        entry, handled = self.ctx.resolve_ref(file, expr, kind, report=False)
+        if entry is not None:
+            return entry, True
+        if not self._names_constant(expr, file):
+            return self.ctx.resolve_ref(file, expr, kind)
+        target, tfile = self.deref(expr, file)
+        if is_reported(target):
+            return None, True
+        if target is not expr:
+            return self.ref(target, tfile, kind)
+        return self.ctx.resolve_ref(file, expr, kind)
+
+    def _names_constant(self, expr: m.Expr, file: str) -> bool:
+        if isinstance(expr, m.Name):
+            return self.ctx.lookup(file, expr.name, "const") is not None
+        if isinstance(expr, m.Attr) and isinstance(expr.value, m.Name):
+            target = self.ctx.file(file).imports.get(expr.value.name)
+            scope = self.ctx.modules.get(target) if target else None
+            return scope is not None and expr.attr in scope.names["const"]
+        return False
+
+    def check_unused_constants(self) -> None:
+        """Constants nothing reads have no expected type; still, their names must exist."""
+        for key in sorted(self.ctx.project.files):
+            for decl in self.ctx.project.files[key].module.decls:
+                if isinstance(decl, m.Const) and (key, decl.name) not in self.used_constants:
+                    self._check_names(decl.value, key)
+
+    def _check_names(self, expr: m.Expr, file: str) -> None:
+        stack: list[m.Node] = [expr]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, m.Call):
+                stack.extend(e.args)
+                stack.extend(k.value for k in e.kwargs)
+                if not isinstance(e.func, m.Name):
+                    stack.append(e.func)
+                elif e.func.name not in BUILTIN_FUNCTIONS:
+                    self.ctx.error(e.func.span, "SL304", f"unknown function '{e.func.name}'",
+                                   did_you_mean(e.func.name, BUILTIN_FUNCTIONS) or
+                                   "functions: " + ", ".join(sorted(BUILTIN_FUNCTIONS)))
+            elif isinstance(e, m.Name):
+                if is_reported(e) or e.name in BUILTIN_NAMES or \
+                        self.ctx.lookup_any(file, e.name):
+                    continue
+                names = {n for k in self.ctx.scope_of(file).names.values() for n in k}
+                self.ctx.error(e.span, "SL200", f"unknown name '{e.name}'",
+                               did_you_mean(e.name, names | BUILTIN_NAMES) or
+                               "declare it, or check the spelling")
+            elif isinstance(e, m.Attr) and isinstance(e.value, m.Name):
+                if e.value.name in self.ctx.file(file).imports:
+                    self.deref(e, file)  # reports an unknown member
+                elif e.value.name != "cluster" and not self.ctx.lookup_any(file, e.value.name):
+                    self.ctx.unknown_module(file, e.value)
+            elif not isinstance(e, m.Str):
+                stack.extend(e.children())
 
     def interpolate(self, expr: m.Str, file: str) -> str | None:
         out = []

@@ -39,8 +39,7 @@ def check_promotions(ctx: Context, ev: Evaluator, spec_parts: dict) -> list[s.Pr
 
 def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
                apps: list[s.App], complete: bool) -> s.Promotion | None:
-    entry, _ = ctx.resolve_ref(file, m.Name(span=decl.name_span or decl.span, name=decl.name),
-                               "image")
+    entry, _ = ev.ref(_ref(decl.name, decl.name_span or decl.span), file, "image")
     if entry is None:
         return None
     image = entry.decl.name
@@ -50,32 +49,30 @@ def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
     rules: dict[str, m.PromotionRule] = {}
     ok = True
     for rule in decl.rules:
-        env_entry, _ = ctx.resolve_ref(file, m.Name(span=rule.stage_span, name=rule.stage),
-                                       "environment")
-        if rule.source == "registry":
-            source_ok = True
-        else:
-            src, _ = ctx.resolve_ref(file, m.Name(span=rule.source_span, name=rule.source),
-                                     "environment")
-            source_ok = src is not None
-        if env_entry is None or not source_ok:
+        env_entry, _ = ev.ref(_ref(rule.stage, rule.stage_span), file, "environment")
+        source = "registry"
+        if rule.source != "registry":
+            src, _ = ev.ref(_ref(rule.source, rule.source_span), file, "environment")
+            source = src.decl.name if src is not None else None
+        if env_entry is None or source is None:
             ok = False
             continue
-        if rule.stage in rules:
+        stage = env_entry.decl.name
+        if stage in rules:
             ctx.error(rule.stage_span, "SL501",
-                      f"'{rule.stage}' already has an upstream in this promotion",
+                      f"'{stage}' already has an upstream in this promotion",
                       "each environment is fed by exactly one rule",
-                      related=(Related(span=rules[rule.stage].span, message="first rule"),))
+                      related=(Related(span=rules[stage].span, message="first rule"),))
             ok = False
             continue
-        if rule.stage not in targets and complete:
+        if stage not in targets and complete:
             runners = sorted(a.name for a in apps if any(i.image == image for i in a.images))
             ctx.error(rule.stage_span, "SL500",
-                      f"no app runs image '{image}' in '{rule.stage}'",
+                      f"no app runs image '{image}' in '{stage}'",
                       (f"apps running '{image}': " + ", ".join(runners)) if runners else
                       f"no app lists '{image}' in its images")
-        if rule.source == rule.stage:
-            ctx.error(rule.source_span, "SL502", f"'{rule.stage}' cannot promote from itself",
+        if source == stage:
+            ctx.error(rule.source_span, "SL502", f"'{stage}' cannot promote from itself",
                       "take versions from registry or from another environment")
             ok = False
             continue
@@ -88,21 +85,34 @@ def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
         approval = False
         for gate in rule.gates:
             name = ev.call_name(gate, file)
-            if name == "approval" and isinstance(gate, m.Name):
+            if name == "approval":
+                # `approval` and `approval()` are the same gate: a pull request to merge.
+                ok = ev.want_call(gate, file, "approval", {}) is not None and ok
                 approval = True
             else:
                 what = f"'{name}'" if name else "this"
                 ctx.error(gate.span, "SL302", f"{what} is not a promotion gate",
-                          "write approval without parentheses" if name in GATES else
                           did_you_mean(name or "", GATES) or "known gates: approval")
                 ok = False
-        rules[rule.stage] = rule
-        stages[rule.stage] = s.Stage(env=rule.stage, source=rule.source, after_seconds=after,
-                                     approval=approval, span=rule.span)
+        rules[stage] = rule
+        stages[stage] = s.Stage(env=stage, source=source, after_seconds=after,
+                                approval=approval, span=rule.span)
     ok = _graph(ctx, stages, rules) and ok
     if not ok:
         return None
     return s.Promotion(image=image, stages=tuple(stages.values()), span=decl.span)
+
+
+def _ref(text: str, span) -> m.Expr:
+    """A rule's `env` or `module.env` as the expression the resolver takes."""
+    if "." not in text:
+        return m.Name(span=span, name=text)
+    alias, _, member = text.partition(".")
+    alias_span = span.model_copy(update={"end_column": span.column + len(alias),
+                                         "end": span.start + len(alias)})
+    return m.Attr(span=span, value=m.Name(span=alias_span, name=alias), attr=member,
+                  attr_span=span.model_copy(update={"column": span.column + len(alias) + 1,
+                                                    "start": span.start + len(alias) + 1}))
 
 
 def _graph(ctx: Context, stages: dict[str, s.Stage],
