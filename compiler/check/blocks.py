@@ -403,8 +403,8 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "image": {
         "repository": FieldSpec(_repository, True, 'registry / "path", or "host/path"'),
         "strategy": FieldSpec(_strategy, False,
-                              'semver("c") (default semver(): any version), newest_build, alphabetical, '
-                              'digest("tag")'),
+                              'semver("c") (default semver(): any version), newest_build, '
+                              'alphabetical, digest("tag")'),
         "allow_tags": FieldSpec(_regex, False, "only tags matching this regex are considered"),
         "ignore_tags": FieldSpec(_globs, False, "tags matching these globs are skipped"),
         "platforms": FieldSpec(_platforms, False, "platforms every candidate must provide"),
