@@ -15,7 +15,12 @@ from .diagnostics import Span
 
 
 class SpecNode(BaseModel):
+    """Every node keeps the span of the source that stated it; ``None`` only where the
+    spec said nothing and the value is Setlist's default (a default sync policy, say)."""
+
     model_config = ConfigDict(frozen=True)
+
+    span: Span | None = None
 
 
 # ---------------------------------------------------------------- cluster selectors

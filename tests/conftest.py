@@ -23,3 +23,14 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def without_spans(value):
+    """A spec node as plain data without its spans, for comparing what a spec says."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return {k: without_spans(v) for k, v in value.items() if k != "span"}
+    if isinstance(value, (list, tuple)):
+        return [without_spans(v) for v in value]
+    return value

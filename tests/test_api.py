@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 import setlist
-from conftest import EXAMPLES, write
+from conftest import EXAMPLES, without_spans, write
 from setlist import spec as s
 from setlist.diagnostics import Severity
 from setlist.project import LoadError, Project
@@ -125,14 +125,17 @@ def test_quickstart_apps_and_std_sync_presets(quickstart):
     assert [(i.image, i.alias) for i in shop.images] == [("api", None), ("web", "shop-web")]
     assert shop.labels == (("team", "storefront"),)
     # sync.auto_retry from std/sync
-    assert shop.sync == s.SyncPolicy(
+    assert without_spans(shop.sync) == without_spans(s.SyncPolicy(
         automated=True, prune=True, self_heal=True, allow_empty=False,
         options=("CreateNamespace=true",),
-        retry=s.Retry(limit=5, backoff_seconds=5, factor=2, max_seconds=180))
+        retry=s.Retry(limit=5, backoff_seconds=5, factor=2, max_seconds=180)))
+    # the span of a preset is where std/sync states it
+    assert shop.sync.span.file == "std/sync.setlist"
     analytics = quickstart.spec.app("analytics")
     # sync.manual_only from std/sync
-    assert analytics.sync == s.SyncPolicy(automated=False, prune=False, self_heal=False,
-                                          options=("CreateNamespace=true",), retry=None)
+    assert without_spans(analytics.sync) == without_spans(s.SyncPolicy(
+        automated=False, prune=False, self_heal=False, options=("CreateNamespace=true",),
+        retry=None))
     assert analytics.deploy == ("dev", "prod")
 
 

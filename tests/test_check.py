@@ -4,7 +4,6 @@ references in promotions, defaults that must match Argo CD Image Updater."""
 from __future__ import annotations
 
 from conftest import write
-from setlist import spec as s
 from setlist.project import load
 
 ENVS = 'environment dev { clusters = cluster.env == "dev" }\n' \
@@ -66,8 +65,10 @@ def test_default_strategy_takes_every_version_like_image_updater():
     project, diags = check('image api { repository = "ghcr.io/x/api" }\n'
                            'image web { repository = "ghcr.io/x/web"; strategy = semver() }\n')
     assert diags == []
-    assert [i.strategy for i in project.spec.images] == [s.Strategy(kind="semver"),
-                                                          s.Strategy(kind="semver")]
+    assert [(i.strategy.kind, i.strategy.constraint) for i in project.spec.images] == [
+        ("semver", None), ("semver", None)]
+    default, explicit = (i.strategy for i in project.spec.images)
+    assert default.span is None and explicit.span.line == 2  # spans say who stated it
 
 
 def test_an_app_must_deploy_somewhere():

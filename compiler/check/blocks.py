@@ -84,11 +84,12 @@ def _credentials(ev: Evaluator, e: m.Expr, f: str) -> s.Credentials | None:
     name = ev.call_name(expr, file)
     if name == "env":
         args = ev.want_call(expr, file, "env", {"variable": Arg(_env_var, True)}, ("variable",))
-        return s.Credentials(source="env", variable=args["variable"]) if args else None
+        return s.Credentials(source="env", variable=args["variable"], span=expr.span) \
+            if args else None
     if isinstance(expr, m.NoneLit):
-        return s.Credentials()
+        return s.Credentials(span=expr.span)
     kind = ev.want_enum(expr, file, ("docker_config", "anonymous"), "a credential source")
-    return s.Credentials(source=kind) if kind else None
+    return s.Credentials(source=kind, span=expr.span) if kind else None
 
 
 def _env_var(ev: Evaluator, e: m.Expr, f: str) -> str | None:
@@ -148,14 +149,15 @@ def _strategy(ev: Evaluator, e: m.Expr, f: str) -> s.Strategy | None:
     if name == "semver":
         args = ev.want_call(expr, file, "semver", {"constraint": Arg(_constraint)},
                             ("constraint",))
-        return None if args is None else s.Strategy(kind="semver",
+        return None if args is None else s.Strategy(kind="semver", span=expr.span,
                                                     constraint=args.get("constraint"))
     if name == "digest":
         args = ev.want_call(expr, file, "digest", {"tag": Arg(_tag, True)}, ("tag",))
-        return None if args is None else s.Strategy(kind="digest", tag=args["tag"])
+        return None if args is None else s.Strategy(kind="digest", tag=args["tag"],
+                                                                span=expr.span)
     if name in ("newest_build", "alphabetical"):
         args = ev.want_call(expr, file, name, {})
-        return None if args is None else s.Strategy(kind=name)
+        return None if args is None else s.Strategy(kind=name, span=expr.span)
     options = ("semver", "newest_build", "alphabetical", "digest")
     if is_reported(expr):
         return None
@@ -214,10 +216,11 @@ def _updates(ev: Evaluator, e: m.Expr, f: str) -> s.UpdateMethod | None:
             "interval": Arg(_duration)})
         if args is None:
             return None
-        return s.UpdateMethod(kind="in_cluster", write_method=args.get("method", "argocd"),
+        return s.UpdateMethod(kind="in_cluster", span=expr.span,
+                              write_method=args.get("method", "argocd"),
                               interval_seconds=args.get("interval"))
     kind = ev.want_enum(expr, file, ("setlist", "in_cluster"), "an update method")
-    return s.UpdateMethod(kind=kind) if kind else None
+    return s.UpdateMethod(kind=kind, span=expr.span) if kind else None
 
 
 def _retry(ev: Evaluator, e: m.Expr, f: str) -> s.Retry | None:
@@ -225,7 +228,7 @@ def _retry(ev: Evaluator, e: m.Expr, f: str) -> s.Retry | None:
                                         "factor": Arg(_int), "max_backoff": Arg(_duration)})
     if args is None:
         return None
-    return s.Retry(limit=args.get("limit", 5), backoff_seconds=args.get("backoff", 5),
+    return s.Retry(span=e.span, limit=args.get("limit", 5), backoff_seconds=args.get("backoff", 5),
                    factor=args.get("factor", 2), max_seconds=args.get("max_backoff", 180))
 
 
@@ -238,7 +241,7 @@ def _sync(ev: Evaluator, e: m.Expr, f: str) -> s.SyncPolicy | None:
             "prune": Arg(_bool), "self_heal": Arg(_bool), "allow_empty": Arg(_bool), **common})
         if args is None:
             return None
-        return s.SyncPolicy(automated=True, prune=args.get("prune", False),
+        return s.SyncPolicy(span=expr.span, automated=True, prune=args.get("prune", False),
                             self_heal=args.get("self_heal", False),
                             allow_empty=args.get("allow_empty", False),
                             options=tuple(args.get("options", ())), retry=args.get("retry"))
@@ -246,7 +249,8 @@ def _sync(ev: Evaluator, e: m.Expr, f: str) -> s.SyncPolicy | None:
         args = ev.want_call(expr, file, "manual", common)
         if args is None:
             return None
-        return s.SyncPolicy(options=tuple(args.get("options", ())), retry=args.get("retry"))
+        return s.SyncPolicy(span=expr.span, options=tuple(args.get("options", ())),
+                            retry=args.get("retry"))
     if name is not None:
         ev.ctx.error(expr.span, "SL302", f"'{name}' is not a sync policy",
                      did_you_mean(name, ("automated", "manual")) or
@@ -263,10 +267,11 @@ def _base(ev: Evaluator, e: m.Expr, f: str) -> s.Base | None:
                                                 "ref": Arg(_str)}, ("repo",))
         if args is None:
             return None
-        return s.Base(repo=args["repo"], path=args.get("path", ""), ref=args.get("ref"))
+        return s.Base(span=expr.span, repo=args["repo"], path=args.get("path", ""),
+                      ref=args.get("ref"))
     if isinstance(expr, m.Str):
         path = _rel_path(ev, expr, file)
-        return None if path is None else s.Base(path=path)
+        return None if path is None else s.Base(path=path, span=expr.span)
     ev.type_error(expr, 'a folder of the gitops repo ("apps/x/base") or git("URL", path: "...")')
     return None
 

@@ -32,7 +32,7 @@ def want_selector(ev: Evaluator, expr: m.Expr, file: str) -> s.Selector | None:
 def want_rollout_step(ev: Evaluator, expr: m.Expr, file: str):
     expr, file = ev.deref(expr, file)
     if isinstance(expr, m.Name) and expr.name == "rest":
-        return s.RestStep()
+        return s.RestStep(span=expr.span)
     selector = _selector(ev, expr, file, negate=False)
     if selector is None:
         return None
@@ -82,7 +82,7 @@ def _selector(ev: Evaluator, expr: m.Expr, file: str, negate: bool) -> s.Selecto
             ev.ctx.error(expr.span, "SL601", "'not all' selects no cluster",
                          "to select no cluster, leave the environment out of every deploy")
             return None
-        return s.SelAll()
+        return s.SelAll(span=expr.span)
     if isinstance(expr, m.Not):
         return _selector(ev, expr.operand, file, not negate)
     if isinstance(expr, m.Binary) and expr.op in ("and", "or"):
@@ -95,7 +95,7 @@ def _selector(ev: Evaluator, expr: m.Expr, file: str, negate: bool) -> s.Selecto
         terms = []
         for t in (left, right):
             terms.extend(t.terms if isinstance(t, cls) else (t,))
-        return cls(terms=tuple(terms))
+        return cls(terms=tuple(terms), span=expr.span)
     if isinstance(expr, m.Exists):
         key = _label(ev, expr.operand, file)
         if key is None:
