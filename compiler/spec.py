@@ -75,7 +75,11 @@ class RestStep(SpecNode):
 class GitOps(SpecNode):
     repo: str
     branch: str = "main"
-    path: str = ""
+    path: str = ""                                   # prefix of all output in the repository
+    namespace: str = "argocd"                        # where Argo CD (and its CRs) live
+    argocd_dir: str = "argocd"
+    overlays: str = "apps/{app}/overlays/{env}"
+    root_app: str = "setlist-root"
     span: Span
 
 

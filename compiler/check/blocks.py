@@ -289,6 +289,31 @@ def _rel_path(ev: Evaluator, e: m.Expr, f: str) -> str | None:
     return text.strip("/")
 
 
+def _rel_path_or_root(ev: Evaluator, e: m.Expr, f: str) -> str | None:
+    target, _ = ev.deref(e, f)
+    if isinstance(target, m.Str) and target.is_plain and target.text.strip("/") == "":
+        return ""
+    return _rel_path(ev, e, f)
+
+
+def _overlay_pattern(ev: Evaluator, e: m.Expr, f: str) -> str | None:
+    # {app} and {env} are placeholders here, not interpolations: the string is plain text.
+    text = _rel_path(ev, e, f)
+    if text is None:
+        return None
+    if "{app}" not in text or "{env}" not in text:
+        ev.ctx.error(e.span, "SL302", f"'{text}' must contain both {{app}} and {{env}}",
+                     'every app and environment needs its own overlay, e.g. '
+                     '"apps/{app}/overlays/{env}"')
+        return None
+    leftover = text.replace("{app}", "").replace("{env}", "")
+    if "{" in leftover or "}" in leftover:
+        ev.ctx.error(e.span, "SL302", f"'{text}' has a placeholder other than {{app}} and {{env}}",
+                     "only {app} and {env} are replaced")
+        return None
+    return text
+
+
 def _clusters(ev: Evaluator, e: m.Expr, f: str):
     expr, file = ev.deref(e, f)
     if isinstance(expr, m.ListExpr) and all(isinstance(ev.deref(i, file)[0], m.Str)
@@ -396,7 +421,16 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "gitops": {
         "repo": FieldSpec(_url, True, "URL of the config repository that receives the output"),
         "branch": FieldSpec(_str, False, "branch to write to (default main)"),
-        "path": FieldSpec(_str, False, "folder inside the repository for the output"),
+        "path": FieldSpec(_rel_path_or_root, False,
+                          "folder inside the repository for all output (default: the root)"),
+        "namespace": FieldSpec(_k8s_label, False, "namespace Argo CD runs in (default argocd)"),
+        "argocd_dir": FieldSpec(_rel_path, False,
+                                "folder for Argo CD documents, below path (default argocd)"),
+        "overlays": FieldSpec(_overlay_pattern, False,
+                              'folder of each overlay, with {app} and {env} (default '
+                              '"apps/{app}/overlays/{env}")'),
+        "root_app": FieldSpec(_k8s_subdomain, False,
+                              "name of the app-of-apps Application (default setlist-root)"),
     },
     "registry": {
         "host": FieldSpec(_host, True, "registry host, optionally with a port"),

@@ -74,8 +74,9 @@ def _make(ctx: Context, ev: Evaluator, kind: str, decl: m.Block, file: str,
     if kind == "gitops":
         if "repo" in failed:
             return None
-        return s.GitOps(repo=values["repo"], branch=values.get("branch", "main"),
-                        path=values.get("path", ""), **common)
+        optional = {k: values[k] for k in ("branch", "path", "namespace", "argocd_dir",
+                                           "overlays", "root_app") if k in values}
+        return s.GitOps(repo=values["repo"], **optional, **common)
     common["doc"] = decl.doc
     if kind == "registry":
         if "host" in failed:
