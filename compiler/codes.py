@@ -247,6 +247,29 @@ selects every cluster. `=~`, `!~`, `<` and friends cannot be used, `in` needs at
 value, and `not all` is an error. Rollout steps are stricter: only `==`, `!=`, `in` and
 `not in` joined by `and`, or `rest`.
 """),
+    # ---- compile ----------------------------------------------------------------------
+    _c("SL700", "no version for an image", """
+An app runs the image in an environment, but no version is known for it there: the image
+has no `tag`/`digest` pin and the lockfile has no entry. The overlay then lists the image
+without `newTag`, so the tag written in the base stays in effect. Pin a version in the
+image block, or resolve versions from the registry.
+"""),
+    _c("SL701", "selector needs too many generators", """
+Argo CD rejects an ApplicationSet whose generators produce two Applications with the same
+name, so a selector with `or` becomes several cluster generators that cannot overlap: the
+second selects what it says minus what the first selects, and so on. A selector whose
+disjoint form needs more than 16 generators is refused; simplify it, or give the clusters
+a label that says directly which ones are meant.
+"""),
+    _c("SL702", "rollout cannot be expressed", """
+RollingSync leaves out every Application that no step selects, so `rest` becomes the steps
+that select what the earlier steps do not. When earlier steps combine many label tests,
+that complement needs too many steps; give each step a single label test.
+"""),
+    _c("SL703", "no gitops block", """
+Compiling writes Argo CD Applications that point at the config repository, so the spec
+needs a `gitops { repo = "..." }` block naming it.
+"""),
 ]}
 
 

@@ -67,7 +67,8 @@ def test_quickstart_environment_selectors(quickstart):
     dev = spec.environment("dev")
     assert isinstance(dev.selector, s.LabelTest)
     assert (dev.selector.key, dev.selector.op, dev.selector.values) == ("env", "==", ("dev",))
-    assert (dev.selector.span.line, dev.selector.span.column) == (49, 14)
+    assert (dev.selector.span.line, dev.selector.span.column) == \
+        (_line_of(quickstart, 'clusters = cluster.env == "dev"'), 14)
 
     staging = spec.environment("staging").selector
     assert isinstance(staging, s.SelAnd)
@@ -97,7 +98,7 @@ def test_quickstart_freeze_window(quickstart):
     assert freeze.cron == "0 16 * * 5"
     assert freeze.duration_seconds == 64 * 3600
     assert freeze.timezone == "Europe/Berlin"
-    assert (freeze.span.line, freeze.span.column) == (61, 3)
+    assert (freeze.span.line, freeze.span.column) == (_line_of(quickstart, 'freeze "0 16'), 3)
     assert quickstart.spec.environment("dev").freezes == ()
 
 
@@ -217,3 +218,9 @@ def test_load_with_only_overrides(tmp_path, monkeypatch):
     assert project.files["buffer.setlist"].is_root
     assert [str(d) for d in project.diagnostics] == \
         ["buffer.setlist:2:7: error[SL201]: const 'a' is declared twice"]
+
+
+def _line_of(project, needle: str) -> int:
+    """The 1-based line of the quickstart holding ``needle`` (the example may grow)."""
+    (text,) = [t for k, t in project.sources.items() if k.startswith("examples/")]
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)

@@ -113,8 +113,10 @@ def test_corpus_is_large_enough():
 
 
 def test_every_code_is_exercised():
+    """Every parse and check code has a case here; compile-stage codes (SL7xx) are reported
+    by `setlist compile`, and tests/test_compile.py exercises them."""
     seen = {code for case in CASES if not case.xfail for code, *_ in case.expects}
-    assert sorted(set(CODES) - seen) == []
+    assert sorted(c for c in set(CODES) - seen if not c.startswith("SL7")) == []
 
 
 def test_every_case_expects_something():

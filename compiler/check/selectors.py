@@ -7,17 +7,13 @@ joined by and/or. The compile stage turns or-selectors into disjoint generators.
 
 from __future__ import annotations
 
-from itertools import product
-
 from .. import model as m
 from .. import spec as s
 from .. import values as v
+from ..selector_logic import NEGATE, satisfiable
 from .evaluate import Evaluator, is_reported
 
-NEGATE = {"==": "!=", "!=": "==", "in": "not in", "not in": "in", "exists": "not exists",
-          "not exists": "exists"}
 SELECTOR_HINT = 'compare a cluster label with a string, e.g. cluster.env == "prod"'
-MAX_DNF_TERMS = 256
 
 
 def want_selector(ev: Evaluator, expr: m.Expr, file: str) -> s.Selector | None:
@@ -151,50 +147,3 @@ def _selector(ev: Evaluator, expr: m.Expr, file: str, negate: bool) -> s.Selecto
 def _is_cluster_ref(expr: m.Expr) -> bool:
     return isinstance(expr, (m.Attr, m.Index)) and isinstance(expr.value, m.Name) \
         and expr.value.name == "cluster"
-
-
-def dnf(selector: s.Selector) -> list[list[s.LabelTest]] | None:
-    """Disjunctive normal form: a list of conjunctions. None when it would be too large."""
-    if isinstance(selector, s.SelAll):
-        return [[]]
-    if isinstance(selector, s.LabelTest):
-        return [[selector]]
-    parts = [dnf(t) for t in selector.terms]
-    if any(p is None for p in parts):
-        return None
-    if isinstance(selector, s.SelOr):
-        out = [c for p in parts for c in p]
-        return out if len(out) <= MAX_DNF_TERMS else None
-    size = 1
-    for p in parts:
-        size *= len(p)
-        if size > MAX_DNF_TERMS:
-            return None
-    return [[t for conj in combo for t in conj] for combo in product(*parts)]
-
-
-def conjunction_satisfiable(tests: list[s.LabelTest]) -> bool:
-    allowed: dict[str, set[str]] = {}
-    excluded: dict[str, set[str]] = {}
-    present: set[str] = set()
-    absent: set[str] = set()
-    for t in tests:
-        if t.op in ("==", "in"):
-            allowed[t.key] = allowed.get(t.key, set(t.values)) & set(t.values)
-            present.add(t.key)
-        elif t.op in ("!=", "not in"):
-            excluded.setdefault(t.key, set()).update(t.values)
-        elif t.op == "exists":
-            present.add(t.key)
-        else:
-            absent.add(t.key)
-    if present & absent:
-        return False
-    return all(vals - excluded.get(key, set()) for key, vals in allowed.items())
-
-
-def satisfiable(selector: s.Selector) -> bool:
-    terms = dnf(selector)
-    if terms is None:
-        return True  # too large to decide cheaply; do not warn
-    return any(conjunction_satisfiable(c) for c in terms)

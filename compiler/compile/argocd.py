@@ -1,0 +1,202 @@
+"""Argo CD documents: ApplicationSets, Applications, AppProjects and the root app-of-apps.
+
+Keys are emitted in the order Argo CD's documentation writes them (apiVersion, kind,
+metadata, spec; inside spec: project, source, destination, syncPolicy), so that generated
+files read like hand-written ones.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import spec as s
+from .documents import (
+    FINALIZER,
+    IN_CLUSTER_SERVER,
+    LABEL_APP,
+    LABEL_CLUSTER,
+    LABEL_ENV,
+    MANAGED_BY,
+    go_duration,
+)
+
+API_VERSION = "argoproj.io/v1alpha1"
+_INVALID_NAME_CHARS = re.compile(r"[^-a-z0-9.]")
+
+
+def name_normalized(name: str) -> str:
+    """Argo CD's ``nameNormalized`` of a cluster name: lower case, characters other than
+    letters, digits, '-' and '.' replaced by '-', at most 253 characters, no leading or
+    trailing '-' or '.'."""
+    return _INVALID_NAME_CHARS.sub("-", name.lower())[:253].strip("-.")
+
+
+def _metadata(name: str, namespace: str, labels: dict[str, str],
+              annotations: dict[str, str] | None = None,
+              finalizers: list[str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = dict(sorted(labels.items()))
+    if annotations:
+        meta["annotations"] = dict(sorted(annotations.items()))
+    if finalizers:
+        meta["finalizers"] = finalizers
+    return meta
+
+
+def sync_policy(policy: s.SyncPolicy, rolling: bool = False) -> dict[str, Any]:
+    """An Application's syncPolicy. Under RollingSync the ApplicationSet controller turns
+    automated sync off on every generated Application, so it is left out there."""
+    out: dict[str, Any] = {}
+    if policy.automated and not rolling:
+        automated: dict[str, Any] = {"prune": policy.prune, "selfHeal": policy.self_heal}
+        if policy.allow_empty:
+            automated["allowEmpty"] = True
+        out["automated"] = automated
+    if policy.options:
+        out["syncOptions"] = list(policy.options)
+    if policy.retry is not None:
+        out["retry"] = {"limit": policy.retry.limit, "backoff": {
+            "duration": go_duration(policy.retry.backoff_seconds),
+            "factor": policy.retry.factor,
+            "maxDuration": go_duration(policy.retry.max_seconds)}}
+    return out
+
+
+def _source(gitops: s.GitOps, overlay_dir: str) -> dict[str, Any]:
+    return {"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": overlay_dir}
+
+
+def _labels(app: s.App, env: s.Environment) -> dict[str, str]:
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY, LABEL_APP: app.name,
+              LABEL_ENV: env.name}
+    labels.update(dict(env.labels))
+    labels.update(dict(app.labels))
+    return labels
+
+
+def application_set(app: s.App, env: s.Environment, gitops: s.GitOps, overlay_dir: str,
+                    generators: list[dict[str, Any]],
+                    steps: tuple[list[dict[str, Any]], set[str]] | None) -> dict[str, Any]:
+    name = f"{app.name}-{env.name}"
+    template_labels = _labels(app, env)
+    template_labels[LABEL_CLUSTER] = "{{.nameNormalized}}"
+    if steps is not None:
+        # RollingSync selects Applications by their labels: copy the cluster labels the
+        # steps test. `index` gives "" for a cluster without the label (missingkey=error
+        # only applies to field access), which In/NotIn treat like a missing label.
+        for key in sorted(steps[1]):
+            template_labels[key] = f'{{{{index .metadata.labels "{key}"}}}}'
+    spec: dict[str, Any] = {
+        "goTemplate": True,
+        "goTemplateOptions": ["missingkey=error"],
+        "generators": generators,
+    }
+    if steps is not None:
+        spec["strategy"] = {"type": "RollingSync", "rollingSync": {"steps": steps[0]}}
+    appset_sync: dict[str, Any] = {}
+    if env.preserve_resources_on_deletion:
+        appset_sync["preserveResourcesOnDeletion"] = True
+    if env.applications_sync is not None:
+        appset_sync["applicationsSync"] = env.applications_sync
+    if appset_sync:
+        spec["syncPolicy"] = appset_sync
+    template_spec: dict[str, Any] = {
+        "project": app.project,
+        "source": _source(gitops, overlay_dir),
+        "destination": {"server": "{{.server}}", "namespace": app.namespace},
+    }
+    policy = sync_policy(app.sync, rolling=steps is not None)
+    if policy:
+        template_spec["syncPolicy"] = policy
+    spec["template"] = {
+        "metadata": _metadata(f"{name}-{{{{.nameNormalized}}}}", gitops.namespace,
+                              template_labels, dict(app.annotations), [FINALIZER]),
+        "spec": template_spec,
+    }
+    spec["template"]["metadata"].pop("namespace")
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY, LABEL_APP: app.name,
+              LABEL_ENV: env.name}
+    return {"apiVersion": API_VERSION, "kind": "ApplicationSet",
+            "metadata": _metadata(name, gitops.namespace, labels), "spec": spec}
+
+
+def applications(app: s.App, env: s.Environment, gitops: s.GitOps,
+                 overlay_dir: str) -> list[dict[str, Any]]:
+    """One Application per static cluster; a single one is named `<app>-<env>`."""
+    out = []
+    single = len(env.static_clusters) == 1
+    for cluster in env.static_clusters:
+        target = cluster.name or cluster.server or ""
+        suffix = name_normalized(cluster.name or re.sub(r"^https?://", "", target))
+        name = f"{app.name}-{env.name}" if single else f"{app.name}-{env.name}-{suffix}"
+        labels = _labels(app, env)
+        labels[LABEL_CLUSTER] = suffix
+        destination = {"name": cluster.name} if cluster.name else {"server": cluster.server}
+        destination["namespace"] = app.namespace
+        spec: dict[str, Any] = {"project": app.project, "source": _source(gitops, overlay_dir),
+                                "destination": destination}
+        policy = sync_policy(app.sync)
+        if policy:
+            spec["syncPolicy"] = policy
+        out.append({"apiVersion": API_VERSION, "kind": "Application",
+                    "metadata": _metadata(name, gitops.namespace, labels,
+                                          dict(app.annotations), [FINALIZER]),
+                    "spec": spec})
+    return out
+
+
+def app_project(project: str, apps: list[s.App], envs: dict[str, s.Environment],
+                gitops: s.GitOps) -> dict[str, Any]:
+    destinations: set[tuple[str, str, str]] = set()  # (field, value, namespace)
+    windows = []
+    needs_namespace = False
+    for app in apps:
+        needs_namespace |= "CreateNamespace=true" in app.sync.options
+        for env_name in app.deploy:
+            env = envs[env_name]
+            if env.static_clusters:
+                for c in env.static_clusters:
+                    destinations.add(("name", c.name, app.namespace) if c.name else
+                                     ("server", c.server or "", app.namespace))
+            else:
+                destinations.add(("server", "*", app.namespace))
+    for env in sorted({envs[e] for a in apps for e in a.deploy if envs[e].freezes},
+                      key=lambda e: e.name):
+        targets = sorted({f"{a.name}-{env.name}" for a in apps if env.name in a.deploy})
+        patterns = sorted({p for t in targets for p in (t, f"{t}-*")})
+        for freeze in env.freezes:
+            windows.append({"kind": "deny", "schedule": freeze.cron,
+                            "duration": go_duration(freeze.duration_seconds),
+                            "timeZone": freeze.timezone, "applications": patterns,
+                            "manualSync": False,
+                            "description": f"freeze of environment {env.name}"})
+    spec: dict[str, Any] = {
+        "description": f"Apps of project {project}, generated by setlist",
+        "sourceRepos": [gitops.repo],
+        "destinations": [{field: value, "namespace": ns}
+                         for field, value, ns in sorted(destinations)],
+    }
+    if needs_namespace:
+        spec["clusterResourceWhitelist"] = [{"group": "", "kind": "Namespace"}]
+    if windows:
+        spec["syncWindows"] = windows
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    return {"apiVersion": API_VERSION, "kind": "AppProject",
+            "metadata": _metadata(project, gitops.namespace, labels), "spec": spec}
+
+
+def root_application(gitops: s.GitOps, argocd_dir: str) -> dict[str, Any]:
+    """The app-of-apps: one Application that syncs every generated Argo CD document."""
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    return {"apiVersion": API_VERSION, "kind": "Application",
+            "metadata": _metadata(gitops.root_app, gitops.namespace, labels),
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch,
+                           "path": argocd_dir,
+                           "directory": {"recurse": True, "exclude": "root.yaml"}},
+                "destination": {"server": IN_CLUSTER_SERVER, "namespace": gitops.namespace},
+                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+            }}

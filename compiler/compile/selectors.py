@@ -1,0 +1,102 @@
+"""Typed selectors in Argo CD's terms: cluster generator selectors and RollingSync steps.
+
+An ``or`` becomes several cluster generators. Argo CD refuses an ApplicationSet whose
+generators produce two Applications of the same name, so the generators are made disjoint:
+the second covers what it selects minus what the first does, and so on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import spec as s
+from ..selector_logic import disjoint_dnf, dnf, remainder
+
+MAX_GENERATORS = 16
+OPERATOR = {"in": "In", "not in": "NotIn", "exists": "Exists", "not exists": "DoesNotExist"}
+
+
+def label_selector(conj: list[s.LabelTest]) -> dict[str, Any]:
+    """One conjunction as a Kubernetes label selector, simplified and in a stable order."""
+    allowed: dict[str, set[str]] = {}
+    excluded: dict[str, set[str]] = {}
+    present: set[str] = set()
+    absent: set[str] = set()
+    for t in conj:
+        if t.op in ("==", "in"):
+            allowed[t.key] = allowed.get(t.key, set(t.values)) & set(t.values)
+        elif t.op in ("!=", "not in"):
+            excluded.setdefault(t.key, set()).update(t.values)
+        elif t.op == "exists":
+            present.add(t.key)
+        else:
+            absent.add(t.key)
+    match_labels: dict[str, str] = {}
+    expressions: list[dict[str, Any]] = []
+    for key in sorted(set(allowed) | set(excluded) | present | absent):
+        if key in allowed:
+            values = sorted(allowed[key] - excluded.get(key, set()))
+            if len(values) == 1:
+                match_labels[key] = values[0]
+            else:
+                expressions.append({"key": key, "operator": "In", "values": values})
+            continue
+        if key in absent:
+            expressions.append({"key": key, "operator": "DoesNotExist"})
+            continue
+        if key in present:
+            expressions.append({"key": key, "operator": "Exists"})
+        if key in excluded:
+            expressions.append({"key": key, "operator": "NotIn",
+                                "values": sorted(excluded[key])})
+    out: dict[str, Any] = {}
+    if match_labels:
+        out["matchLabels"] = match_labels
+    if expressions:
+        out["matchExpressions"] = expressions
+    return out
+
+
+def cluster_generators(selector: s.Selector) -> list[dict[str, Any]] | None:
+    """Cluster generators for a selector; None when it would take more than MAX_GENERATORS."""
+    if isinstance(selector, s.SelAll):
+        return [{"clusters": {}}]
+    terms = dnf(selector)
+    disjoint = disjoint_dnf(terms, MAX_GENERATORS) if terms is not None else None
+    if disjoint is None or len(disjoint) > MAX_GENERATORS:
+        return None
+    return [{"clusters": {"selector": label_selector(conj)}} for conj in disjoint]
+
+
+def _step_expressions(conj: list[s.LabelTest]) -> list[dict[str, Any]]:
+    merged: dict[tuple[str, str], set[str]] = {}
+    for t in conj:
+        op = "In" if t.op in ("==", "in") else "NotIn"
+        key = (t.key, op)
+        merged[key] = merged.get(key, set(t.values)) & set(t.values) if op == "In" else \
+            merged.get(key, set()) | set(t.values)
+    return [{"key": k, "operator": op, "values": sorted(vals)}
+            for (k, op), vals in sorted(merged.items())]
+
+
+def rollout_steps(rollout: tuple) -> tuple[list[dict[str, Any]], set[str]] | None:
+    """RollingSync steps and the cluster label keys they test (to copy onto Applications).
+
+    `rest` becomes the steps that select every Application no earlier step selected:
+    RollingSync leaves unselected Applications out of the rollout altogether.
+    """
+    steps: list[dict[str, Any]] = []
+    seen: list[list[s.LabelTest]] = []
+    keys: set[str] = set()
+    for step in rollout:
+        if isinstance(step, s.RestStep):
+            rest = remainder(seen, MAX_GENERATORS)
+            if rest is None:
+                return None
+            steps.extend({"matchExpressions": _step_expressions(c)} for c in rest)
+            continue
+        conj = list(step.terms) if isinstance(step, s.SelAnd) else [step]
+        keys.update(t.key for t in conj)
+        seen.append(conj)
+        steps.append({"matchExpressions": _step_expressions(conj)})
+    return steps, keys
