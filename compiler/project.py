@@ -60,9 +60,34 @@ class Project:
     def ok(self) -> bool:
         return not self.errors
 
+    # The folder the project was loaded from; generated headers name spec files relative to
+    # it, so that the output does not depend on where `setlist` was run.
+    base: str = "."
+
     @property
     def roots(self) -> list[SourceFile]:
         return [f for f in self.files.values() if f.is_root]
+
+    def spec_sources(self) -> tuple[str, ...]:
+        names = []
+        for source in self.roots:
+            rel = os.path.relpath(source.key, self.base) if not os.path.isabs(source.key) or \
+                os.path.isabs(self.base) else source.key
+            names.append(Path(rel).as_posix())
+        return tuple(sorted(names))
+
+    def plan(self):
+        """The resolved plan (versions from pins until a lockfile exists)."""
+        from .plan import plan_from_pins
+
+        assert self.spec is not None
+        return plan_from_pins(self.spec, self.spec_sources())
+
+    def compile(self):
+        """Run the compile stage on the checked spec: a ``setlist.compile.CompileResult``."""
+        from .compile import compile_plan
+
+        return compile_plan(self.plan())
 
 
 def display_path(path: Path) -> str:
@@ -125,6 +150,7 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
     # Override keys name files like paths on the command line do ("./a.setlist", absolute
     # paths): normalise them to display paths so that they replace the file they name.
     overrides = {_override_key(k): t for k, t in (overrides or {}).items()}
+    paths = tuple(paths)
     files: dict[str, SourceFile] = {}
     diags: list[Diagnostic] = []
     root_keys = [display_path(p) for p in discover(paths)] if paths else []
@@ -205,12 +231,18 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
         source.is_root = key in root_keys and key not in imported
     diags.extend(_import_cycles(files))
 
-    project = Project(files=files, diagnostics=diags)
+    project = Project(files=files, diagnostics=diags, base=_base_of(paths))
     from .check import check  # the checker is imported late to keep `--help` fast
 
     check(project)
     project.diagnostics = sort_diagnostics(project.diagnostics)
     return project
+
+
+def _base_of(paths: Iterable[str | os.PathLike]) -> str:
+    first = next(iter(paths), ".")
+    path = Path(first)
+    return display_path(path if path.is_dir() else path.parent) if path.exists() else "."
 
 
 def _related(span, message):

@@ -89,3 +89,9 @@ def test_static_clusters_are_https_servers_or_names():
     _, diags = check('environment e { clusters = ["ssh://10.0.0.1", "https://10.0.0.1:6443"] }')
     assert [d[0] for d in diags] == ["SL408"]
     assert "ssh" in diags[0][3]
+
+
+def test_rollout_needs_a_selector():
+    _, diags = check('environment e { clusters = ["a"]; rollout = [cluster.x == "y", rest] }')
+    assert [(d[0], d[3]) for d in diags] == [
+        ("SL307", "a rollout needs clusters chosen by a selector")]

@@ -100,6 +100,14 @@ def _make(ctx: Context, ev: Evaluator, kind: str, decl: m.Block, file: str,
         if "clusters" in failed:
             return None
         clusters_kind, clusters = values["clusters"]
+        if clusters_kind == "static" and values.get("rollout"):
+            rollout = next(f for f in decl.fields if f.name == "rollout")
+            ctx.error(rollout.name_span, "SL307",
+                      "a rollout needs clusters chosen by a selector",
+                      "RollingSync orders the Applications of an ApplicationSet; listed "
+                      "clusters become plain Applications. Select the clusters with labels, "
+                      'e.g. clusters = cluster.env == "prod"')
+            return None
         return s.Environment(
             name=decl.name,
             selector=clusters if clusters_kind == "selector" else None,

@@ -69,14 +69,23 @@ def cluster_generators(selector: s.Selector) -> list[dict[str, Any]] | None:
 
 
 def _step_expressions(conj: list[s.LabelTest]) -> list[dict[str, Any]]:
-    merged: dict[tuple[str, str], set[str]] = {}
+    """A conjunction of In/NotIn tests per key, simplified: an In list minus the NotIn
+    values when both test one key, else the NotIn values merged."""
+    allowed: dict[str, set[str]] = {}
+    excluded: dict[str, set[str]] = {}
     for t in conj:
-        op = "In" if t.op in ("==", "in") else "NotIn"
-        key = (t.key, op)
-        merged[key] = merged.get(key, set(t.values)) & set(t.values) if op == "In" else \
-            merged.get(key, set()) | set(t.values)
-    return [{"key": k, "operator": op, "values": sorted(vals)}
-            for (k, op), vals in sorted(merged.items())]
+        if t.op in ("==", "in"):
+            allowed[t.key] = allowed.get(t.key, set(t.values)) & set(t.values)
+        else:
+            excluded.setdefault(t.key, set()).update(t.values)
+    out = []
+    for key in sorted(set(allowed) | set(excluded)):
+        if key in allowed:
+            out.append({"key": key, "operator": "In",
+                        "values": sorted(allowed[key] - excluded.get(key, set()))})
+        else:
+            out.append({"key": key, "operator": "NotIn", "values": sorted(excluded[key])})
+    return out
 
 
 def rollout_steps(rollout: tuple) -> tuple[list[dict[str, Any]], set[str]] | None:
