@@ -741,10 +741,65 @@ _POLICY_ONLY = {"FOR", "REQUIRE", "DENY"}
 
 def _inside_policy(full: str, pos: int) -> bool:
     """Whether ``pos`` lies in a policy declaration (the last declaration keyword before it)."""
+    return _inside(full, pos, "policy")
+
+
+def _inside(full: str, pos: int, keyword: str) -> bool:
     last = None
     for match in _DECL_START.finditer(full, 0, pos):
         last = match
-    return last is not None and full.startswith("policy", last.start())
+    return last is not None and full.startswith(keyword, last.start())
+
+
+_NAMED_DECLS = {  # declaration keyword -> an example of its head, for "expected a name"
+    "environment": "environment prod { ... }", "app": "app shop { ... }",
+    "image": "image api { ... }", "registry": "registry ghcr { ... }",
+    "policy": "policy pinned { ... }", "promotion": "promotion api { ... } (named after its image)",
+    "const": "const team = \"shop\"",
+}
+
+
+def _token_hint(tok: Token, expected: set[str], after: str | None, field: str | None,
+                full: str, pos: int) -> list[str]:
+    """Hints for a few common slips, recognised by the token found and what was expected."""
+    if expected == {"NAME"} and after in _NAMED_DECLS and tok.type != "NAME":
+        return [f"give the {after} a name, e.g. {_NAMED_DECLS[after]}"]
+    if expected == {"BECAUSE"}:
+        reason = str(tok) if tok.type == "STRING" else '"REASON"'
+        return [f"add 'because' before the reason: waive POLICY until DATE because {reason}"]
+    if expected == {"STRING"} and after == "import" and tok.type == "NAME":
+        path = re.match(r'[^\s"]+', full[pos:])
+        return [f'put the path in double quotes: import "{path.group() if path else tok}"']
+    if field and after and re.fullmatch(rf"{re.escape(field)}\s*=", after) \
+            and len(expected & _VALUE_START) >= 5:
+        example = re.search(r"such as (.+)$", FIELD_NOUNS.get(field, ""))
+        if example:
+            return [f"give '{field}' a value, e.g. {field} = {example.group(1)}"]
+        return [f"give '{field}' a value after '=', or remove the field"]
+    if tok.type == "RBRACE" and expected and all(e.lower() in DECL_KEYWORDS or e == "$END"
+                                                 for e in expected):
+        return ["this '}' closes nothing; remove it or check the braces above"]
+    return []
+
+
+def _stray_character_hint(chunk: str, pos: int, ch: str, in_promotion: bool) -> str:
+    """What a character the lexer cannot start any token with was probably meant to be."""
+    if ch == "-" and chunk.startswith("->", pos) and in_promotion:
+        line_start = chunk.rfind("\n", 0, pos) + 1
+        left = re.search(r"([\w.-]+)\s*$", chunk[line_start:pos])
+        right = re.match(r"\s*([\w.-]+)", chunk[pos + 2:])
+        if left and right:
+            source, target = left.group(1), right.group(1)
+            if target == "registry":  # 'dev -> registry': only the arrow is reversed
+                source, target = target, source
+            return f"promotions read TARGET <- SOURCE: write '{target} <- {source}'"
+        return "promotions read TARGET <- SOURCE, e.g. prod <- staging"
+    known = {"#": "comments start with '//'", "'": "strings use double quotes",
+             "`": "strings use double quotes", "&": "use 'and' to combine conditions",
+             "|": "use 'or' to combine conditions", "!": "use 'not' to negate a condition"}
+    if ch in known:
+        return known[ch]
+    return f"remove the {ch!r}, or put the text in double quotes if it is part of a value"
 
 
 def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, full: str,
@@ -783,8 +838,7 @@ def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, ful
                          "an interpolation holds a name or a reference, e.g. ${team}; "
                          "operators are not evaluated inside strings")
         return error(span(1), "SL102", prefix + f"unexpected character {ch!r}",
-                     "comments start with '//'" if ch == "#" else
-                     "strings use double quotes" if ch == "'" else "")
+                     _stray_character_hint(chunk, pos, ch, _inside(full, abs_pos, "promotion")))
     assert isinstance(exc, (UnexpectedToken, UnexpectedEOF))
     tok = getattr(exc, "token", None)
     after, field = _context(full, abs_pos)
@@ -826,5 +880,10 @@ def _syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, ful
             break
     if tok.type == "COLON" and "EQUAL" in expected:
         hints.append("fields are set with '=', e.g. name = value")
+    elif "EQUAL" in expected and after and re.fullmatch(r"[A-Za-z_][\w-]*", after):
+        same_line = "\n" not in full[len(full[:abs_pos].rstrip()):abs_pos]
+        value = str(tok) if same_line and tok.type in _VALUE_START else "value"
+        hints.append(f"write '{after} = {value}'")
+    hints.extend(_token_hint(tok, expected, after, field, full, abs_pos))
     return error(span(len(str(tok))), code, prefix + f"expected {want}{where}, found {found}",
                  *hints)

@@ -112,7 +112,8 @@ def check_regex(text: str) -> ValueProblem | None:
             warnings.simplefilter("ignore", FutureWarning)
             re.compile(text)
     except re.error as err:
-        return _P(f"'{text}' is not a valid regular expression: {err.msg}.", None, err.pos)
+        return _P(f"'{text}' is not a valid regular expression: {err.msg}.",
+                  _regex_error_hint(err.msg), err.pos)
     where = f"The regular expression '{text}' uses"
     i = 0
     while i < len(text):
@@ -148,6 +149,29 @@ def check_regex(text: str) -> ValueProblem | None:
                       f"{_RE2} does not support possessive quantifiers; drop the last '+'.", end)
         i = end + (text[end : end + 1] == "?")
     return None
+
+
+_REGEX_ERROR_HINTS = (  # (start of Python's message, fix)
+    ("unterminated character set", "close the character class with ']', or write '\\[' for a "
+     "literal '['"),
+    ("missing ), unterminated subpattern", "close the group with ')', or write '\\(' for a "
+     "literal '('"),
+    ("unbalanced parenthesis", "remove the extra ')', or write '\\)' for a literal ')'"),
+    ("nothing to repeat", "put the quantifier after something to repeat, or escape it, e.g. "
+     "'\\*' or '\\+', to match it literally"),
+    ("multiple repeat", "use one quantifier per item, e.g. 'a+' or '(a+)?'"),
+    ("bad escape", "use a known escape such as '\\d', '\\w' or '\\.', or write '\\\\' for a "
+     "literal backslash"),
+    ("bad character range", "write ranges low to high, e.g. '[a-z]', or put '-' last to match "
+     "it literally"),
+)
+
+
+def _regex_error_hint(msg: str) -> str:
+    for start, fix in _REGEX_ERROR_HINTS:
+        if msg.startswith(start):
+            return fix
+    return "check the pattern against RE2 syntax: https://github.com/google/re2/wiki/Syntax"
 
 
 def _class_end(text: str, start: int, negators: str) -> int:
@@ -268,7 +292,13 @@ def check_url(text: str, schemes: tuple[str, ...] = ("https", "http", "ssh", "gi
     if scheme.lower() not in schemes:
         return _P(f"The URL '{text}' uses scheme '{scheme}', which is not allowed here.",
                   f"Allowed: {', '.join(schemes)}.", 0)
-    parts, host_at = urlsplit(text), len(scheme) + 3
+    host_at = len(scheme) + 3
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unbalanced '[' or ']' around an IPv6 address
+        return _P(f"The URL '{text}' has an unbalanced '[' or ']' in its host.",
+                  "Only IPv6 addresses are written in brackets, e.g. 'https://[::1]:8443/repo'.",
+                  host_at)
     if scheme.lower() != "file" and not parts.hostname:
         return _P(f"The URL '{text}' has no host.", None, host_at)
     try:
@@ -387,7 +417,9 @@ def check_host(text: str) -> ValueProblem | None:
     elif re.fullmatch(r"[0-9.]+", host) and not _is_ipv4(host):
         return _P(f"'{host}' in '{text}' is not an IPv4 address.", None, 0)
     if port is not None and not (_digits(port) and 0 < int(port) < 65536):
-        return _P(f"The port '{port}' in '{text}' is not a number from 1 to 65535.", None,
+        hint = (f"use a port from 1 to 65535, or drop ':{port}' to use the registry's default "
+                "HTTPS port 443") if port else "drop the trailing ':' or add a port, e.g. ':5000'"
+        return _P(f"The port '{port}' in '{text}' is not a number from 1 to 65535.", hint,
                   m.start("port"))
     return None
 
@@ -423,8 +455,12 @@ def check_repository_path(text: str) -> ValueProblem | None:
     pos = 0
     for component in text.split("/"):
         if not component:
+            joined = "/".join(c for c in text.split("/") if c)
+            if joined and _REPO_RE.fullmatch(joined.lower()):
+                joined = joined.lower()
             return _P(f"{where} has an empty component (a leading, trailing or doubled '/').",
-                      hint, pos)
+                      f"Remove the extra '/': '{joined}'." if joined else
+                      "Repository paths look like 'org/app'.", pos)
         m = re.match(_REPO_COMPONENT, component)
         bad = pos + (m.end() if m else 0)
         if bad != pos + len(component):
@@ -446,8 +482,11 @@ def check_tag(text: str) -> ValueProblem | None:
     if len(text) > 128:
         return _P(f"The image tag is {len(text)} characters; the limit is 128.", None, 128)
     if text[0] in ".-":
+        rest = text.lstrip(".-")
+        hint = (f"drop the leading '{text[: len(text) - len(rest)]}': '{rest}'" if rest else
+                "start the tag with a letter, digit or '_', e.g. 'v1.2.3'")
         return _P(f"{where} starts with '{text[0]}'; it must start with a letter, digit or '_'.",
-                  None, 0)
+                  hint, 0)
     for i, ch in enumerate(text):
         if not (ch.isascii() and (ch.isalnum() or ch in "._-")):
             hint = {"+": "Registries cannot store '+'; builds usually push '_' in its place.",
@@ -470,14 +509,18 @@ def check_digest(text: str) -> ValueProblem | None:
             hint = f"Write 'sha256:{text}'."
         return _P(f"{where} has no algorithm prefix.", hint, 0)
     if algorithm not in _DIGEST_HEX:
-        return _P(f"{where} uses algorithm '{algorithm}'; expected sha256 or sha512.", None, 0)
+        return _P(f"{where} uses algorithm '{algorithm}'; expected sha256 or sha512.",
+                  "Use the digest the registry reports, e.g. 'sha256:' and 64 hex digits.", 0)
     base, want = len(algorithm) + 1, _DIGEST_HEX[algorithm]
     for i, ch in enumerate(encoded):
         if ch not in "0123456789abcdef":
             return _P(f"{where} contains '{ch}', which is not a lowercase hex digit.",
-                      "Digests use lowercase hex." if ch in "ABCDEF" else None, base + i)
+                      "Digests use lowercase hex." if ch in "ABCDEF" else
+                      "Digests contain only the hex digits 0-9 and a-f.", base + i)
     if len(encoded) != want:
-        return _P(f"{where} has {len(encoded)} hex digits; {algorithm} needs {want}.", None,
+        return _P(f"{where} has {len(encoded)} hex digits; {algorithm} needs {want}.",
+                  f"Copy the full digest ('{algorithm}:' and {want} hex digits), e.g. from "
+                  "'docker buildx imagetools inspect IMAGE' or 'crane digest IMAGE'.",
                   base + min(len(encoded), want))
     return None
 

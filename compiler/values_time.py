@@ -96,7 +96,8 @@ def check_date(text: str) -> ValueProblem | None:
     days = calendar.monthrange(year or 2000, month)[1]
     if not 1 <= day <= days:
         name = calendar.month_name[month]
-        return _P(f"'{text}' is not a real date: {name} {year} has {days} days.", None, 8)
+        return _P(f"'{text}' is not a real date: {name} {year} has {days} days.",
+                  f"the last day of {name} {year} is {text[:8]}{days:02d}", 8)
     if len(text) == 10:
         return None
     if text[10] != "T":
@@ -112,7 +113,8 @@ def check_date(text: str) -> ValueProblem | None:
     for group, limit, what in _TIME_LIMITS:
         if m.group(group) is not None and int(m.group(group)) > limit:
             return _P(f"The time in '{text}' has {what} {m.group(group)}, which is out of range "
-                      f"0-{limit}.", None, m.start(group))
+                      f"0-{limit}.", f"write the {what} as two digits from 00 to {limit}",
+                      m.start(group))
     return None
 
 
@@ -120,6 +122,15 @@ _CRON_DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@
                      "@hourly")
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
 _WEEKDAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+# What each field takes, with an example schedule, for hints on values out of range.
+_CRON_FIELD_HINTS = {
+    "minute": "minutes run from 0 to 59, e.g. '30 9 * * *' for 09:30",
+    "hour": "hours run from 0 to 23 (midnight is 0), e.g. '0 22 * * *' for 22:00",
+    "day-of-month": "days of the month run from 1 to 31, e.g. '0 0 1 * *' for the 1st",
+    "month": "months run from 1 to 12 or JAN to DEC, e.g. '0 0 1 12 *' for 1 December",
+    "day-of-week": "days of the week run from 0 (Sunday) to 6 (Saturday) or SUN to SAT, "
+                   "e.g. '0 9 * * 1-5' for weekdays",
+}
 # (name, low, high, names, example name) in robfig/cron's standard field order.
 _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int], str], ...] = (
     ("minute", 0, 59, {}, ""),
@@ -160,10 +171,11 @@ def _cron_field(field: str, pos: int, spec: tuple[str, int, int, dict[str, int],
     for item in field.split(","):
         rng, slash, step = item.partition("/")
         if not item:
-            return _P(f"The cron {name} field '{field}' has an empty list item.", None, pos)
+            return _P(f"The cron {name} field '{field}' has an empty list item.",
+                      "remove the extra ',': list items look like '1,15' or '1-5,10'", pos)
         if slash and (not _digits(step) or int(step) == 0):
             return _P(f"The cron {name} field has step '{step}'; a step must be a positive "
-                      "number.", None, pos + len(rng) + 1)
+                      "number.", "write e.g. '*/15' for every 15th value", pos + len(rng) + 1)
         if rng == "*" or (rng == "?" and name.startswith("day")):
             pos += len(item) + 1
             continue
@@ -173,9 +185,11 @@ def _cron_field(field: str, pos: int, spec: tuple[str, int, int, dict[str, int],
             if value is None:
                 allowed = f"{low}-{high}" + (f" or a name such as {example}" if names else "")
                 return _P(f"The cron {name} field has '{bound}', which is not a valid value "
-                          f"({allowed}).", None, at)
+                          f"({allowed}).", _CRON_FIELD_HINTS[name], at)
             if not low <= value <= high:
-                hint = "Sunday is 0; 7 is not accepted." if name == "day-of-week" else None
+                hint = _CRON_FIELD_HINTS[name]
+                if name == "day-of-week" and value == 7:
+                    hint = "7 is not accepted: Sunday is 0; " + hint
                 return _P(f"The cron {name} {bound} is out of range {low}-{high}.", hint, at)
             values.append(value)
             at += len(bound) + 1
@@ -191,9 +205,32 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+# Common abbreviations that are not zone names, with the regions people usually mean.
+# Near-miss spelling suggestions would pick a different zone ('CEST' -> 'EST'), so these
+# get a region instead; some abbreviations name more than one zone.
+_ABBREVIATIONS = {
+    "CET": "'Europe/Berlin' or 'Europe/Paris'", "CEST": "'Europe/Berlin' or 'Europe/Paris'",
+    "PST": "'America/Los_Angeles'", "PDT": "'America/Los_Angeles'",
+    "EST": "'America/New_York'", "EDT": "'America/New_York'",
+    "CST": "'America/Chicago' (or 'Asia/Shanghai' for China)", "CDT": "'America/Chicago'",
+    "MST": "'America/Denver' (or 'America/Phoenix', which has no daylight saving)",
+    "MDT": "'America/Denver'", "AKST": "'America/Anchorage'", "AKDT": "'America/Anchorage'",
+    "IST": "'Asia/Kolkata' (or 'Europe/Dublin' or 'Asia/Jerusalem')", "JST": "'Asia/Tokyo'",
+    "KST": "'Asia/Seoul'", "BST": "'Europe/London'", "WEST": "'Europe/Lisbon'",
+    "EEST": "'Europe/Helsinki' or 'Europe/Athens'", "AEST": "'Australia/Sydney'",
+    "AEDT": "'Australia/Sydney'", "NZST": "'Pacific/Auckland'", "NZDT": "'Pacific/Auckland'",
+}
+
+
 def check_timezone(text: str) -> ValueProblem | None:
     """Argo CD loads sync-window zones with Go's time.LoadLocation, which wants IANA names."""
     if text in _timezones():
         return None
+    if text.isalpha() and text.isascii() and text.isupper():
+        region = _ABBREVIATIONS.get(text)
+        hint = (f"use the region name {region}; Argo CD accepts IANA names only" if region
+                else "use a region name such as 'Europe/Berlin'; abbreviations do not follow "
+                "daylight saving")
+        return _P(f"'{text}' is not a known IANA time zone.", hint)
     return _P(f"'{text}' is not a known IANA time zone.",
               _guess_hint(text, _timezones(), "Use an IANA name such as 'Europe/Berlin'."))

@@ -139,6 +139,7 @@ def _freeze(ctx: Context, ev: Evaluator, fr: m.Freeze, file: str) -> s.Freeze | 
     if cron is None or duration is None or tz is None:
         return None
     if duration <= 0:
-        ctx.error(fr.duration.span, "SL403", "a freeze window must last longer than 0s")
+        ctx.error(fr.duration.span, "SL403", "a freeze window must last longer than 0s",
+                  "give the window a length, e.g. for 2h, or remove the freeze line")
         return None
     return s.Freeze(cron=cron, duration_seconds=duration, timezone=tz, span=fr.span)
