@@ -16,8 +16,18 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+DEMO_OUT := build/demo-gitops
+
 demo: $(STAMP)
 	$(BIN)/setlist check examples/quickstart
+	rm -rf $(DEMO_OUT) && mkdir -p build && cp -r examples/quickstart/gitops $(DEMO_OUT)
+	$(BIN)/setlist compile examples/quickstart -o $(DEMO_OUT)
+	@echo "--- $(DEMO_OUT)/argocd/applicationsets/shop-prod.yaml"
+	@cat $(DEMO_OUT)/argocd/applicationsets/shop-prod.yaml
+	@if command -v kubectl >/dev/null 2>&1; then \
+	  echo "--- kubectl kustomize $(DEMO_OUT)/apps/shop/overlays/prod (images)"; \
+	  kubectl kustomize $(DEMO_OUT)/apps/shop/overlays/prod | grep 'image:'; \
+	fi
 
 services:
 	bash scripts/install-services.sh

@@ -44,18 +44,9 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, color: str) -> None:
 
     Exit status: 0 clean (warnings allowed unless --strict), 1 errors, 2 bad invocation.
     """
-    from .project import LoadError, load
     from .render import RENDERERS
 
-    try:
-        project = load(paths or (".",))
-    except LoadError as exc:
-        click.echo(f"setlist: error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    if not project.files:
-        click.echo(f"setlist: error: no *.setlist files under {' '.join(paths or ('.',))}",
-                   err=True)
-        sys.exit(EXIT_USAGE)
+    project = _load(paths)
     diags = project.diagnostics
     use_color = fmt == "text" and _use_color(color, sys.stdout)
     out = RENDERERS[fmt](diags, project.sources, color=use_color, tool_version=__version__)
@@ -68,6 +59,139 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, color: str) -> None:
         click.echo(out, nl=not out.endswith("\n"), color=use_color)
     failed = bool(project.errors) or (strict and bool(project.warnings))
     sys.exit(EXIT_SPEC if failed else EXIT_OK)
+
+
+def _load(paths: tuple[str, ...]):
+    """Load and check a project, or exit 2 for paths that cannot be read."""
+    from .project import LoadError, load
+
+    try:
+        project = load(paths or (".",))
+    except LoadError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not project.files:
+        click.echo(f"setlist: error: no *.setlist files under {' '.join(paths or ('.',))}",
+                   err=True)
+        sys.exit(EXIT_USAGE)
+    return project
+
+
+def _report(diags, sources, color: str = "auto") -> None:
+    """Print diagnostics (if any) as text on stderr, keeping stdout for the command's output."""
+    from .render import render_text
+
+    if diags:
+        use_color = _use_color(color, sys.stderr)
+        click.echo(render_text(diags, sources, color=use_color), err=True, nl=False,
+                   color=use_color)
+
+
+def _compiled(paths: tuple[str, ...], color: str):
+    """Load, check and compile; print diagnostics; exit 1 when the spec has errors."""
+    project = _load(paths)
+    if not project.ok:
+        _report(project.diagnostics, project.sources, color)
+        sys.exit(EXIT_SPEC)
+    result = project.compile()
+    _report(project.diagnostics + result.diagnostics, project.sources, color)
+    if not result.ok:
+        sys.exit(EXIT_SPEC)
+    return project, result
+
+
+def _write_plan(project, result, out: str, force: bool):
+    from pathlib import Path
+
+    from .compile import Layout
+    from .write import MANIFEST, WriteError, plan_writes
+
+    layout = Layout.of(project.spec.gitops)
+    manifest = f"{layout.root}/{MANIFEST}" if layout.root else MANIFEST
+    try:
+        return plan_writes(result.documents, Path(out), force=force, manifest_rel=manifest)
+    except WriteError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        sys.exit(EXIT_SPEC)
+
+
+def _print_problems(plan) -> None:
+    for problem in plan.problems:
+        click.echo(f"setlist: error: {problem.path}: {problem.message}", err=True)
+        if problem.hint:
+            click.echo(f"  = hint: {problem.hint}", err=True)
+
+
+@main.command(name="compile")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("-o", "--output", "out", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=str),
+              help="Root of the config repository checkout to write into.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 if the files on disk differ from what the spec "
+                   "produces (a CI drift gate).")
+@click.option("--force", is_flag=True,
+              help="Overwrite hand edits of generated files and remove edited stale files.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
+                color: str) -> None:
+    """Compile PATHS into Argo CD documents and Kustomize overlays below OUTPUT.
+
+    Only files whose bytes change are rewritten; generated files the spec no longer produces
+    are removed; a hand-edited generated file stops the run (nothing is written) unless
+    --force. Overlays are the user's: only their images: list is kept up to date.
+
+    Exit status: 0 written (or up to date), 1 spec errors, drift (--check) or refused
+    edits, 2 bad invocation.
+    """
+    from pathlib import Path
+
+    from .write import WriteError, apply
+
+    project, result = _compiled(paths, color)
+    plan = _write_plan(project, result, out, force)
+    if check_only:
+        if plan.clean:
+            click.echo(f"up to date: {len(plan.unchanged)} files match the spec")
+            return
+        for change in plan.changes:
+            click.echo(f"  {change.action:7s} {change.path}")
+        _print_problems(plan)
+        click.echo(f"drift: {plan.summary()} if compiled now; run `setlist compile` and "
+                   "commit the result", err=True)
+        sys.exit(EXIT_SPEC)
+    if plan.problems:
+        _print_problems(plan)
+        click.echo("setlist: nothing was written", err=True)
+        sys.exit(EXIT_SPEC)
+    try:
+        apply(plan, Path(out))
+    except (WriteError, OSError) as exc:
+        click.echo(f"setlist: error: writing failed, nothing was changed: {exc}", err=True)
+        sys.exit(EXIT_EXTERNAL)
+    click.echo(f"{out}: {plan.summary()}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("-o", "--output", "out", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=str),
+              help="Root of the config repository checkout to compare with.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def diff(paths: tuple[str, ...], out: str, exit_code: bool, color: str) -> None:
+    """Show, as a unified diff, what `setlist compile` would change below OUTPUT."""
+    from .write import unified_diff
+
+    project, result = _compiled(paths, color)
+    plan = _write_plan(project, result, out, force=True)
+    text = unified_diff(plan)
+    if text:
+        click.echo(text, nl=False)
+    if exit_code and plan.changes:
+        sys.exit(EXIT_SPEC)
 
 
 @main.command()
@@ -88,3 +212,65 @@ def explain(code: str | None, list_all: bool) -> None:
                    "(setlist explain --list shows them all)", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option("--clusters", "clusters", required=True, type=click.Path(path_type=str),
+              help="Cluster inventory: a YAML list of clusters, or Argo CD cluster Secrets "
+                   "(kubectl get secret -l argocd.argoproj.io/secret-type=cluster -o yaml).")
+@click.option("--app", "app_name", help="Only this app.")
+@click.option("--env", "env_name", help="Only this environment.")
+@click.option("--format", "fmt", type=click.Choice(("table", "yaml", "json")), default="table",
+              show_default=True, help="How to print the Applications.")
+def preview(path: str | None, clusters: str, app_name: str | None, env_name: str | None,
+            fmt: str) -> None:
+    """Show the Applications Argo CD would generate from PATH's ApplicationSets (offline).
+
+    Expands every generated ApplicationSet for the clusters of the --clusters inventory, as
+    the ApplicationSet controller's cluster generator does; warnings go to stderr.
+    Exit status: 0 done (warnings allowed), 1 the spec has errors, 2 bad invocation or an
+    unreadable inventory.
+    """
+    from .compile import compile_plan
+    from .inventory import InventoryError, read_inventory
+    from .plan import plan_from_pins
+    from .preview import RENDERERS
+    from .preview import preview as run_preview
+    from .project import LoadError, load
+    from .render import render_text
+
+    try:
+        inventory = read_inventory(clusters)
+    except InventoryError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    paths = (path or ".",)
+    try:
+        project = load(paths)
+    except LoadError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not project.files:
+        click.echo(f"setlist: error: no *.setlist files under {paths[0]}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not project.ok or project.spec is None:
+        click.echo(render_text(project.errors, project.sources, color=False), err=True, nl=False)
+        sys.exit(EXIT_SPEC)
+    spec = project.spec
+    for flag, given, known in (("--app", app_name, [a.name for a in spec.apps]),
+                               ("--env", env_name, [e.name for e in spec.environments])):
+        if given is not None and given not in known:
+            click.echo(f"setlist: error: {flag} {given}: no such {flag[2:]} (known: "
+                       f"{', '.join(known) or 'none'})", err=True)
+            sys.exit(EXIT_USAGE)
+    result = compile_plan(plan_from_pins(spec, tuple(f.key for f in project.roots)))
+    if not result.ok:
+        errors = [d for d in result.diagnostics if d.severity.value == "error"]
+        click.echo(render_text(errors, project.sources, color=False), err=True, nl=False)
+        sys.exit(EXIT_SPEC)
+    shown = run_preview(result.documents, inventory, app=app_name, env=env_name)
+    click.echo(RENDERERS[fmt](shown), nl=False)
+    for issue in shown.issues:
+        click.echo(f"setlist: warning: {issue.message}", err=True)
+    sys.exit(EXIT_OK)

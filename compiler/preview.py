@@ -1,0 +1,662 @@
+"""Offline preview: the Applications Argo CD's ApplicationSet controller would generate.
+
+Pure logic: takes compiled documents and a cluster inventory (``setlist.inventory``) and
+returns what the controller would make of every generated ApplicationSet, with warnings.
+The rules follow argo-cd's applicationset/generators/cluster.go (which clusters a cluster
+generator yields and with which parameters), applicationset/utils (``SanitizeName``, Go
+template rendering) and applicationset/controllers (duplicate names); label selectors follow
+Kubernetes' ``metav1.LabelSelectorAsSelector``. See docs/preview.md.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compile.documents import IN_CLUSTER_SERVER, LABEL_APP, LABEL_CLUSTER, LABEL_ENV
+from .inventory import SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, Cluster, Inventory
+
+IN_CLUSTER_NAME = "in-cluster"
+FORMATS = ("table", "yaml", "json")
+
+# ---------------------------------------------------------------- nameNormalized
+
+_INVALID_DNS_CHARS = re.compile(r"[^-a-z0-9.]")
+# Go's strings.ToLower uses simple case mappings; Python's str.lower full ones. They differ
+# (after non-ASCII characters are replaced by '-') only for U+0130, whose full lower case is
+# two characters ("i" + combining dot) and whose simple one is "i".
+_GO_LOWER = str.maketrans({"\u0130": "i"})
+
+
+def sanitize_name(name: str) -> str:
+    """``nameNormalized``: argo-cd's ``utils.SanitizeName`` (lower case, every character
+    outside ``[-a-z0-9.]`` replaced by '-', cut to 253, '-' and '.' trimmed at both ends)."""
+    lowered = name.translate(_GO_LOWER).lower()
+    return _INVALID_DNS_CHARS.sub("-", lowered)[:253].strip("-.")
+
+
+# ---------------------------------------------------------------- label selectors
+
+
+class SelectorError(Exception):
+    """A selector ``metav1.LabelSelectorAsSelector`` rejects; the generator fails."""
+
+
+_NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def _valid_label_key(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return bool(_NAME_PART.match(name))
+
+
+def valid_label_value(value: str) -> bool:
+    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: str                       # In, NotIn, Exists, DoesNotExist (matchLabels: In)
+    values: frozenset[str] = frozenset()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        has = self.key in labels
+        if self.op == "In":
+            return has and labels[self.key] in self.values
+        if self.op == "NotIn":
+            return not has or labels[self.key] not in self.values
+        if self.op == "Exists":
+            return has
+        return not has  # DoesNotExist
+
+
+def requirements(selector: Mapping[str, Any] | None) -> list[Requirement]:
+    """A LabelSelector as requirements (all must hold), validated like Kubernetes does."""
+    selector = selector or {}
+    out: list[Requirement] = []
+    for key, value in (selector.get("matchLabels") or {}).items():
+        _check_key(key)
+        if not isinstance(value, str) or not valid_label_value(value):
+            raise SelectorError(f"matchLabels: {value!r} is not a valid label value for "
+                                f"'{key}'")
+        out.append(Requirement(key, "In", frozenset([value])))
+    for expr in selector.get("matchExpressions") or []:
+        key, op = expr.get("key", ""), expr.get("operator", "")
+        values = list(expr.get("values") or [])
+        _check_key(key)
+        if op in ("In", "NotIn"):
+            if not values:
+                raise SelectorError(f"{key} {op}: for 'in', 'notin' operators, values set "
+                                    "can't be empty")
+            for v in values:
+                if not isinstance(v, str) or not valid_label_value(v):
+                    raise SelectorError(f"{key} {op}: {v!r} is not a valid label value")
+        elif op in ("Exists", "DoesNotExist"):
+            if values:
+                raise SelectorError(f"{key} {op}: values set must be empty for exists and "
+                                    "does not exist")
+        else:
+            raise SelectorError(f'"{op}" is not a valid label selector operator')
+        out.append(Requirement(key, op, frozenset(values)))
+    return out
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, str) or not _valid_label_key(key):
+        raise SelectorError(f"{key!r} is not a valid label key")
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label selector semantics: matchLabels and matchExpressions all ANDed."""
+    return all(r.matches(labels) for r in requirements(selector))
+
+
+# ---------------------------------------------------------------- cluster generator
+
+
+class _StrMap(dict):
+    """A Go ``map[string]string`` (labels, annotations): its zero value is ""."""
+
+
+def cluster_params(cluster: Cluster, go_template: bool = True) -> dict[str, Any]:
+    """The parameters the cluster generator gives a cluster Secret (getClusterParameters)."""
+    params: dict[str, Any] = {"name": cluster.name, "nameNormalized": sanitize_name(cluster.name),
+                              "server": cluster.server, "project": cluster.project}
+    if go_template:
+        meta: dict[str, Any] = {}
+        if cluster.annotations:
+            meta["annotations"] = _StrMap(cluster.annotations)
+        if cluster.labels:
+            meta["labels"] = _StrMap(cluster.labels)
+        params["metadata"] = meta
+    else:
+        for k, v in cluster.annotations.items():
+            params["metadata.annotations." + k] = v
+        for k, v in cluster.labels.items():
+            params["metadata.labels." + k] = v
+    return params
+
+
+def local_cluster_params() -> dict[str, Any]:
+    """The local cluster without a Secret: no metadata at all, an empty project."""
+    return {"name": IN_CLUSTER_NAME, "nameNormalized": IN_CLUSTER_NAME,
+            "server": IN_CLUSTER_SERVER, "project": ""}
+
+
+LOCAL_CLUSTER = Cluster(name=IN_CLUSTER_NAME, server=IN_CLUSTER_SERVER,
+                        origin="the local cluster (no Secret)")
+
+
+def select_clusters(selector: Mapping[str, Any] | None,
+                    clusters: Sequence[Cluster]) -> list[Cluster]:
+    """The clusters one cluster generator yields, the local one (LOCAL_CLUSTER) included.
+
+    The controller lists the Secrets matching the selector plus
+    ``argocd.argoproj.io/secret-type=cluster``, keyed by cluster name (a later Secret of the
+    same name replaces an earlier one), and adds the local cluster only when the selector is
+    empty and no listed Secret has the in-cluster server.
+    """
+    selector = dict(selector or {})
+    ignore_local = bool(selector.get("matchLabels")) or bool(selector.get("matchExpressions"))
+    with_type = dict(selector)
+    with_type["matchLabels"] = {**(selector.get("matchLabels") or {}),
+                                SECRET_TYPE_LABEL: SECRET_TYPE_CLUSTER}
+    reqs = requirements(with_type)
+    by_name: dict[str, Cluster] = {}
+    for c in clusters:
+        if all(r.matches(c.labels) for r in reqs):
+            by_name[c.name] = c
+    selected = list(by_name.values())
+    if not ignore_local and not any(c.server == IN_CLUSTER_SERVER for c in selected):
+        selected.append(LOCAL_CLUSTER)
+    return selected
+
+
+# ---------------------------------------------------------------- Go templates (a subset)
+
+
+class TemplateError(Exception):
+    """A template the controller would fail to render (or preview cannot read)."""
+
+
+_ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
+_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\\n]|\\.)*")|(?P<raw>`[^`]*`)'
+                    r"|(?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)|(?P<ident>[A-Za-z_]\w*))")
+_MISSING = object()
+SUPPORTED = '{{.field}}, {{.a.b}} and {{index .a.b "key"}}'
+
+
+def _go_string(lit: str) -> str:
+    if lit.startswith("`"):
+        return lit[1:-1]
+    try:
+        return json.loads(lit)
+    except ValueError:
+        raise TemplateError(f"cannot read the string {lit}") from None
+
+
+def _tokens(action: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(action):
+        if action[pos:].strip() == "":
+            break
+        m = _TOKEN.match(action, pos)
+        if m is None or m.end() == pos:
+            raise TemplateError(f"unsupported template action {{{{{action}}}}}: preview "
+                                f"understands {SUPPORTED}")
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def _field(dot: Any, path: str, missing: str) -> Any:
+    value = dot
+    if path == ".":
+        return value
+    for name in path[1:].split("."):
+        if value is _MISSING or value is None:
+            if missing == "error":
+                raise TemplateError(f'nil data; no entry for key "{name}"')
+            return _MISSING
+        if isinstance(value, Mapping):
+            if name in value:
+                value = value[name]
+            elif missing == "error":
+                raise TemplateError(f'map has no entry for key "{name}"')
+            elif missing == "zero":
+                value = "" if isinstance(value, _StrMap) else None
+            else:
+                value = _MISSING
+        else:
+            raise TemplateError(f"can't evaluate field {name} in type {_go_type(value)}")
+    return value
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, _StrMap):
+        return "map[string]string"
+    if isinstance(value, Mapping):
+        return "map[string]interface {}"
+    return type(value).__name__
+
+
+def _index(item: Any, keys: list[Any]) -> Any:
+    for key in keys:
+        if item is _MISSING or item is None:
+            raise TemplateError("error calling index: index of untyped nil")
+        if not isinstance(item, Mapping):
+            raise TemplateError(f"error calling index: can't index item of type "
+                                f"{_go_type(item)}")
+        if not isinstance(key, str):
+            raise TemplateError("error calling index: value has type interface {}; should "
+                                "be string")
+        # index never applies missingkey: a missing key gives the element's zero value.
+        item = item[key] if key in item else ("" if isinstance(item, _StrMap) else None)
+    return item
+
+
+def _go_print(value: Any) -> str:
+    if value is _MISSING or value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "map[" + " ".join(f"{k}:{_go_print(value[k])}" for k in sorted(value)) + "]"
+    return str(value)
+
+
+def _eval_action(action: str, dot: Mapping[str, Any], missing: str) -> str:
+    body = action.strip()
+    if body.startswith("/*") and body.endswith("*/"):
+        return ""
+    toks = _tokens(body)
+    if len(toks) == 1 and toks[0][0] == "field":
+        return _go_print(_field(dot, toks[0][1], missing))
+    if len(toks) >= 3 and toks[0] == ("ident", "index") and toks[1][0] == "field":
+        keys: list[Any] = []
+        for kind, text in toks[2:]:
+            if kind in ("str", "raw"):
+                keys.append(_go_string(text))
+            elif kind == "field":
+                keys.append(_field(dot, text, missing))
+            else:
+                raise TemplateError(f"unsupported template action {{{{{action}}}}}: preview "
+                                    f"understands {SUPPORTED}")
+        return _go_print(_index(_field(dot, toks[1][1], missing), keys))
+    raise TemplateError(f"unsupported template action {{{{{action}}}}}: preview understands "
+                        f"{SUPPORTED}")
+
+
+def render_go(text: str, params: Mapping[str, Any], options: Sequence[str] = ()) -> str:
+    """Render ``text`` as Go's text/template would, for the supported subset."""
+    missing = "default"
+    for opt in options:
+        if opt.startswith("missingkey="):
+            missing = {"invalid": "default"}.get(opt.split("=", 1)[1], opt.split("=", 1)[1])
+    out: list[str] = []
+    pos = 0
+    for m in _ACTION.finditer(text):
+        chunk = text[pos:m.start()]
+        if m.group(1):
+            chunk = chunk.rstrip(" \t\r\n")
+        out.append(chunk)
+        try:
+            out.append(_eval_action(m.group(2), params, missing))
+        except TemplateError as exc:
+            raise TemplateError(f"{exc} in {m.group(0)}") from None
+        pos = m.end()
+        if m.group(3):
+            rest = text[pos:]
+            pos += len(rest) - len(rest.lstrip(" \t\r\n"))
+    if "{{" in text[pos:]:
+        raise TemplateError(f"unclosed action in {text!r}")
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_FAST = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+def render_fast(text: str, params: Mapping[str, Any]) -> str:
+    """The controller's non-Go templates (fasttemplate): ``{{key}}`` with a flat key; unknown
+    keys are left as they are."""
+    def sub(m: re.Match[str]) -> str:
+        value = params.get(m.group(1).strip())
+        return value if isinstance(value, str) and m.group(1).strip() else m.group(0)
+    return _FAST.sub(sub, text)
+
+
+def render_deep(value: Any, params: Mapping[str, Any], go_template: bool,
+                options: Sequence[str]) -> Any:
+    """Every string of a template (map keys included) rendered, as deeplyReplace does."""
+    if isinstance(value, str):
+        return render_go(value, params, options) if go_template else render_fast(value, params)
+    if isinstance(value, Mapping):
+        return {render_deep(k, params, go_template, options): render_deep(v, params,
+                                                                           go_template, options)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_deep(v, params, go_template, options) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- the preview
+
+
+@dataclass
+class PreviewApp:
+    name: str
+    cluster: str
+    server: str
+    namespace: str
+    project: str
+    path: str
+    labels: dict[str, str]
+    cluster_labels: tuple[str, ...] = ()   # label keys set from the cluster (table column)
+    cluster_key: str = ""                  # identity of the target cluster
+
+    def data(self) -> dict[str, Any]:
+        return {"name": self.name, "cluster": self.cluster, "server": self.server,
+                "namespace": self.namespace, "project": self.project, "path": self.path,
+                "labels": dict(sorted(self.labels.items()))}
+
+
+@dataclass
+class PreviewItem:
+    kind: str              # "ApplicationSet", or "Application" for static clusters
+    name: str
+    app: str
+    env: str
+    file: str
+    applications: list[PreviewApp] = field(default_factory=list)
+    failed: bool = False   # the controller would generate none of its Applications
+
+    def data(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "name": self.name, "app": self.app, "env": self.env,
+               "file": self.file,
+               "applications": [a.data() for a in self.applications]}
+        if self.kind == "ApplicationSet":
+            out["failed"] = self.failed
+        return out
+
+
+@dataclass(frozen=True)
+class Issue:
+    kind: str
+    message: str
+
+    def data(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}
+
+
+@dataclass
+class Preview:
+    items: list[PreviewItem] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    def data(self) -> dict[str, Any]:
+        return {"items": [i.data() for i in self.items],
+                "warnings": [i.data() for i in self.issues]}
+
+
+def _visible(clusters: Iterable[Cluster], namespace: str) -> list[Cluster]:
+    return [c for c in clusters if c.namespace in (None, namespace)]
+
+
+def _source_path(spec: Mapping[str, Any]) -> str:
+    source = spec.get("source")
+    if not isinstance(source, Mapping):
+        sources = spec.get("sources") or [{}]
+        source = sources[0] if isinstance(sources[0], Mapping) else {}
+    return str(source.get("path") or source.get("chart") or "")
+
+
+def _cluster_key(server: str, name: str) -> str:
+    return f"server:{server}" if server else f"name:{name}"
+
+
+def _appset_item(doc: Mapping[str, Any], file: str, clusters: Sequence[Cluster],
+                 issues: list[Issue]) -> PreviewItem:
+    meta = doc.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    name = meta.get("name", "")
+    namespace = meta.get("namespace", "")
+    item = PreviewItem("ApplicationSet", name, labels.get(LABEL_APP, ""),
+                       labels.get(LABEL_ENV, ""), file)
+    spec = doc.get("spec") or {}
+    go_template = bool(spec.get("goTemplate"))
+    options = list(spec.get("goTemplateOptions") or [])
+    template = spec.get("template") or {}
+    templated_labels = tuple(sorted(k for k, v in (template.get("metadata", {}).get("labels")
+                                                   or {}).items() if "{{" in str(v)))
+    visible = _visible(clusters, namespace)
+    for n, generator in enumerate(spec.get("generators") or [], 1):
+        where = f"ApplicationSet {name}, generator {n}"
+        if set(generator) != {"clusters"}:
+            issues.append(Issue("unsupported-generator", f"{where}: preview only expands "
+                                f"cluster generators (found {', '.join(sorted(generator))})"))
+            item.failed = True
+            continue
+        gen = generator["clusters"] or {}
+        try:
+            selected = select_clusters(gen.get("selector"), visible)
+        except SelectorError as exc:
+            issues.append(Issue("selector-error", f"{where}: the controller rejects the "
+                                f"selector ({exc}) and generates no Application of {name}"))
+            item.failed = True
+            continue
+        for cluster in selected:
+            params = (local_cluster_params() if cluster is LOCAL_CLUSTER
+                      else cluster_params(cluster, go_template))
+            try:
+                rendered = render_deep(template, params, go_template, options)
+            except TemplateError as exc:
+                issues.append(Issue("template-error", f"{where}: cannot render the template "
+                                    f"for cluster '{cluster.display_name}': {exc}; the "
+                                    f"controller generates no Application of {name}"))
+                item.failed = True
+                continue
+            rmeta = rendered.get("metadata") or {}
+            rspec = rendered.get("spec") or {}
+            dest = rspec.get("destination") or {}
+            item.applications.append(PreviewApp(
+                name=str(rmeta.get("name", "")), cluster=cluster.display_name,
+                server=str(dest.get("server") or cluster.server),
+                namespace=str(dest.get("namespace", "")), project=str(rspec.get("project", "")),
+                path=_source_path(rspec), labels=dict(rmeta.get("labels") or {}),
+                cluster_labels=templated_labels,
+                cluster_key=_cluster_key(cluster.server, cluster.name)))
+    item.applications.sort(key=lambda a: (a.name, a.cluster))
+    return item
+
+
+def _static_item(docs: list[Mapping[str, Any]], file: str, clusters: Sequence[Cluster],
+                 issues: list[Issue]) -> PreviewItem:
+    first = docs[0].get("metadata") or {}
+    labels = first.get("labels") or {}
+    app, env = labels.get(LABEL_APP, ""), labels.get(LABEL_ENV, "")
+    item = PreviewItem("Application", f"{app}-{env}", app, env, file)
+    for doc in docs:
+        meta = doc.get("metadata") or {}
+        spec = doc.get("spec") or {}
+        dest = spec.get("destination") or {}
+        visible = _visible(clusters, meta.get("namespace", ""))
+        if dest.get("name"):
+            found = [c for c in visible if c.name == dest["name"]]
+            if not found and dest["name"] == IN_CLUSTER_NAME and not any(
+                    c.server == IN_CLUSTER_SERVER for c in visible):
+                found = [LOCAL_CLUSTER]
+        else:
+            found = [c for c in visible if c.server == dest.get("server")] or (
+                [LOCAL_CLUSTER] if dest.get("server") == IN_CLUSTER_SERVER else [])
+        cluster = found[-1] if found else None
+        target = dest.get("name") or dest.get("server") or ""
+        if cluster is None:
+            issues.append(Issue("unknown-cluster", f"Application {meta.get('name')}: its "
+                                f"destination '{target}' is not in the inventory; Argo CD "
+                                "cannot sync it until that cluster is registered"))
+        item.applications.append(PreviewApp(
+            name=str(meta.get("name", "")),
+            cluster=cluster.display_name if cluster else str(dest.get("name") or ""),
+            server=cluster.server if cluster else str(dest.get("server") or ""),
+            namespace=str(dest.get("namespace", "")), project=str(spec.get("project", "")),
+            path=_source_path(spec), labels=dict(meta.get("labels") or {}),
+            cluster_labels=(LABEL_CLUSTER,) if LABEL_CLUSTER in (meta.get("labels") or {})
+            else (),
+            cluster_key=_cluster_key(cluster.server, cluster.name) if cluster
+            else f"name:{target}"))
+    return item
+
+
+def preview(documents: Iterable[Any], inventory: Inventory | Sequence[Cluster], *,
+            app: str | None = None, env: str | None = None) -> Preview:
+    """Expand the ApplicationSets (and list the static Applications) among ``documents``
+    (``setlist.compile.Document``) for the clusters of ``inventory``."""
+    clusters = list(inventory.clusters if isinstance(inventory, Inventory) else inventory)
+    result = Preview()
+    issues = result.issues
+    if isinstance(inventory, Inventory):
+        issues.extend(Issue("inventory", w) for w in inventory.warnings)
+    seen_ns: set[str] = set()
+    for document in documents:
+        docs = [d for d in document.documents if isinstance(d, Mapping)]
+        if not docs or docs[0].get("apiVersion", "").split("/")[0] != "argoproj.io":
+            continue
+        labels = (docs[0].get("metadata") or {}).get("labels") or {}
+        if LABEL_APP not in labels or LABEL_ENV not in labels:
+            continue  # the root app-of-apps, AppProjects
+        if (app and labels[LABEL_APP] != app) or (env and labels[LABEL_ENV] != env):
+            continue
+        kind = docs[0].get("kind")
+        seen_ns.add((docs[0].get("metadata") or {}).get("namespace", ""))
+        if kind == "ApplicationSet":
+            result.items.append(_appset_item(docs[0], document.path, clusters, issues))
+        elif kind == "Application":
+            result.items.append(_static_item(docs, document.path, clusters, issues))
+    for c in clusters:
+        if c.namespace is not None and seen_ns and c.namespace not in seen_ns:
+            issues.append(Issue("inventory", f"{c.origin}: in namespace {c.namespace}, not "
+                                f"Argo CD's ({', '.join(sorted(seen_ns))}); the controller "
+                                "does not see it"))
+    _check(result)
+    return result
+
+
+def _check(result: Preview) -> None:
+    issues = result.issues
+    # Environments whose selector matches no cluster.
+    empty: dict[str, list[str]] = {}
+    for item in result.items:
+        if item.kind == "ApplicationSet" and not item.applications and not item.failed:
+            empty.setdefault(item.env, []).append(item.name)
+    for env_name, names in sorted(empty.items()):
+        issues.append(Issue("no-cluster", f"environment '{env_name}' selects no cluster of the "
+                            f"inventory: {', '.join(names)} generate"
+                            f"{'s' if len(names) == 1 else ''} no Application"))
+    # One app deployed twice to one cluster by two of its environments.
+    targets: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for item in result.items:
+        for a in item.applications:
+            targets.setdefault((item.app, a.cluster_key), {}).setdefault(item.env, []).append(
+                a.name)
+    for (app_name, _key), by_env in sorted(targets.items()):
+        if len(by_env) > 1:
+            cluster = next(a.cluster for i in result.items if i.app == app_name
+                           for a in i.applications if a.cluster_key == _key)
+            apps = ", ".join(n for e in sorted(by_env) for n in by_env[e])
+            issues.append(Issue("double-deployment", f"app '{app_name}' is deployed twice to "
+                                f"cluster '{cluster}' by environments "
+                                f"{', '.join(sorted(by_env))} ({apps}); both Applications "
+                                "manage the same resources"))
+    # Duplicate Application names: within one ApplicationSet the controller rejects every
+    # Application of that name; across sources they fight over one Application.
+    owners: dict[str, list[str]] = {}
+    for item in result.items:
+        counts: dict[str, int] = {}
+        for a in item.applications:
+            counts[a.name] = counts.get(a.name, 0) + 1
+        for n, count in sorted(counts.items()):
+            if count > 1 and item.kind == "ApplicationSet":
+                issues.append(Issue("duplicate-name", f"ApplicationSet {item.name} generates "
+                                    f"{count} Applications named '{n}'; the controller "
+                                    "rejects them (\"contains applications with duplicate "
+                                    "name\") and creates none of that name"))
+            owners.setdefault(n, []).append(f"{item.kind} {item.name}")
+    for n, where in sorted(owners.items()):
+        distinct = sorted(set(where))
+        if len(distinct) > 1:
+            issues.append(Issue("duplicate-name", f"the Application name '{n}' is generated by "
+                                f"{' and '.join(distinct)}; only one of them can own it"))
+    # Label values Kubernetes would refuse (a long cluster name in setlist.dev/cluster).
+    for item in result.items:
+        for a in item.applications:
+            for k in a.cluster_labels:
+                v = a.labels.get(k, "")
+                if not valid_label_value(v):
+                    issues.append(Issue("invalid-label", f"Application {a.name}: label {k}="
+                                        f"{v!r} is not a valid label value (at most 63 "
+                                        "characters, alphanumeric at both ends); Kubernetes "
+                                        "rejects the Application"))
+
+
+# ---------------------------------------------------------------- output
+
+
+def render_json(result: Preview) -> str:
+    return json.dumps(result.data(), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_yaml(result: Preview) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # keep our key order
+    yaml.width = 4096
+    out = io.StringIO()
+    yaml.dump(result.data(), out)
+    return out.getvalue()
+
+
+def render_table(result: Preview) -> str:
+    lines: list[str] = []
+    columns = ("APPLICATION", "CLUSTER", "SERVER", "NAMESPACE", "PROJECT", "PATH", "LABELS")
+    for item in result.items:
+        if lines:
+            lines.append("")
+        count = len(item.applications)
+        what = f"{count} Application{'s' if count != 1 else ''}"
+        if item.failed:
+            what += " rendered; the controller would create none of them (see warnings)"
+        lines.append(f"{item.kind} {item.name}  (app {item.app}, env {item.env}; {item.file}): "
+                     f"{what}")
+        if not item.applications:
+            continue
+        rows = [columns] + [
+            tuple(cell or "-" for cell in (
+                a.name, a.cluster, a.server, a.namespace, a.project, a.path,
+                ",".join(f"{k}={a.labels.get(k, '')}" for k in a.cluster_labels)))
+            for a in item.applications]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+        for r in rows:
+            lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths,
+                                                                       strict=True))).rstrip())
+    if not result.items:
+        lines.append("nothing to preview")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"table": render_table, "yaml": render_yaml, "json": render_json}

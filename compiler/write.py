@@ -1,0 +1,353 @@
+"""Write stage: put compiled documents on disk, all or nothing, touching only what changed.
+
+A manifest (``.setlist/manifest.json`` below the output root) records every file Setlist
+wrote and the hash of the bytes it wrote. With it the writer can tell
+
+- a stale generated file (in the manifest, no longer produced) → removed;
+- a hand edit of a generated file (bytes differ from the recorded hash) → refused, naming
+  the file, unless forced;
+- a Kustomize overlay the user edited → updated round-trip (ruamel.yaml), so that only its
+  `images:` list changes and comments, patches and order stay.
+
+Planning reads the disk and changes nothing; ``apply`` stages every new file next to its
+target first and then renames them into place, restoring the old files if any step fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .compile.documents import Document
+
+MANIFEST = ".setlist/manifest.json"
+MANIFEST_VERSION = 1
+
+Action = Literal["create", "update", "delete"]
+
+
+class WriteError(Exception):
+    """The output tree cannot be written as asked (reported, never a traceback)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    action: Action
+    old: bytes | None
+    new: bytes | None
+
+
+@dataclass
+class WritePlan:
+    changes: list[Change] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.changes and not self.problems
+
+    def summary(self) -> str:
+        counts = {a: sum(1 for c in self.changes if c.action == a)
+                  for a in ("create", "update", "delete")}
+        parts = [f"{counts['create']} created", f"{counts['update']} updated",
+                 f"{counts['delete']} removed", f"{len(self.unchanged)} unchanged"]
+        return ", ".join(parts)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def render(doc: Document) -> bytes:
+    from .emit import dump
+
+    return dump(doc.documents, doc.header).encode("utf-8")
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _inside(root: Path, rel: str) -> Path:
+    """The path of ``rel`` below ``root``; refuses anything that would leave the tree."""
+    if rel.startswith("/") or ".." in rel.split("/"):
+        raise WriteError(f"{rel}: refusing a path outside the output folder")
+    target = root / rel
+    resolved_root = root.resolve()
+    parent = target.parent.resolve()
+    if parent != resolved_root and resolved_root not in parent.parents:
+        raise WriteError(f"{rel}: its folder leads outside the output folder "
+                         f"(through a symbolic link)")
+    if target.is_symlink():
+        raise WriteError(f"{rel}: is a symbolic link; refusing to write through it")
+    return target
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise WriteError(f"{path}: is a folder where a file should be written") from None
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def read_manifest(root: Path, manifest_rel: str = MANIFEST) -> dict[str, dict[str, str]]:
+    data = _read(_inside(root, manifest_rel))
+    if data is None:
+        return {}
+    try:
+        parsed = json.loads(data)
+        files = parsed["files"]
+        assert isinstance(files, dict)
+        return {str(k): {key: str(val) for key, val in v.items()
+                         if key in ("sha256", "owner", "edited")} | {"sha256": str(v["sha256"])}
+                for k, v in files.items()}
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise WriteError(f"{manifest_rel}: is not a manifest written by setlist; remove it "
+                         "to start over (generated files are then treated as new)") from None
+
+
+def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
+    body = {"version": MANIFEST_VERSION, "generator": "setlist",
+            "files": {k: entries[k] for k in sorted(entries)}}
+    return (json.dumps(body, indent=2, sort_keys=False) + "\n").encode("utf-8")
+
+
+def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = False,
+                manifest_rel: str = MANIFEST) -> WritePlan:
+    """What writing ``documents`` below ``root`` would change, without changing anything."""
+    plan = WritePlan()
+    manifest = read_manifest(root, manifest_rel)
+    entries: dict[str, dict[str, str]] = {}
+    produced: set[str] = set()
+    for doc in documents:
+        produced.add(doc.path)
+        target = _inside(root, doc.path)
+        old = _read(target)
+        recorded = manifest.get(doc.path)
+        pristine = True
+        if doc.owner == "user":
+            new, pristine = _overlay_bytes(doc, old, recorded, plan)
+        else:
+            new = render(doc)
+            if old is not None and old != new and not force:
+                if recorded is None:
+                    plan.problems.append(Problem(
+                        doc.path, "exists but was not written by setlist; refusing to "
+                        "overwrite it", "move it away, or pass --force to replace it"))
+                elif sha256(old) != recorded["sha256"]:
+                    plan.problems.append(Problem(
+                        doc.path, "was edited by hand since setlist wrote it",
+                        "put the change into the spec, or pass --force to discard the edit"))
+        if new is None:
+            continue
+        entries[doc.path] = {"sha256": sha256(new), "owner": doc.owner}
+        if not pristine:
+            entries[doc.path]["edited"] = "true"
+        _record(plan, doc.path, old, new)
+    for path in sorted(set(manifest) - produced):
+        target = _inside(root, path)
+        old = _read(target)
+        if old is None:
+            continue
+        if sha256(old) != manifest[path]["sha256"] and not force:
+            what = "overlay" if manifest[path]["owner"] == "user" else "generated file"
+            plan.problems.append(Problem(
+                path, f"is a stale {what} (the spec no longer produces it) but was edited "
+                "since setlist wrote it; refusing to remove it",
+                "delete it yourself, or pass --force"))
+            entries[path] = manifest[path]
+            continue
+        plan.changes.append(Change(path, "delete", old, None))
+    manifest_old = _read(_inside(root, manifest_rel))
+    manifest_new = _manifest_bytes(entries)
+    if plan.changes or manifest_old != manifest_new:
+        _record(plan, manifest_rel, manifest_old, manifest_new, listed=False)
+    plan.changes.sort(key=lambda c: c.path)
+    plan.unchanged.sort()
+    return plan
+
+
+def _record(plan: WritePlan, path: str, old: bytes | None, new: bytes,
+            listed: bool = True) -> None:
+    if old == new:
+        if listed:
+            plan.unchanged.append(path)
+        return
+    plan.changes.append(Change(path, "create" if old is None else "update", old, new))
+
+
+def _overlay_bytes(doc: Document, old: bytes | None, recorded: dict[str, str] | None,
+                   plan: WritePlan) -> tuple[bytes | None, bool]:
+    """A user-owned overlay and whether it is Setlist's own rendering ("pristine").
+
+    Absent, or still exactly as Setlist last rendered it: rendered afresh, so that a
+    compile from scratch and an incremental one give the same bytes. Edited by someone (or
+    not written by Setlist at all): only its images: list is replaced, round-trip.
+    """
+    fresh = render(doc)
+    if old is None or old == fresh:
+        return fresh, True
+    if recorded is not None and recorded.get("edited") != "true" and \
+            sha256(old) == recorded["sha256"]:
+        return fresh, True
+    try:
+        return update_overlay_images(old, doc.documents[0].get("images")), False
+    except WriteError as exc:
+        plan.problems.append(Problem(doc.path, str(exc),
+                                     "fix the file, or delete it to have it generated anew"))
+        return None, False
+
+
+def update_overlay_images(text: bytes, images: list | None) -> bytes:
+    """Replace only `images:` of a user's kustomization, keeping everything else."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    yaml.width = 4096
+    try:
+        data = yaml.load(text.decode("utf-8"))
+    except (YAMLError, UnicodeDecodeError) as exc:
+        raise WriteError(f"is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not hasattr(data, "keys"):
+        raise WriteError("is not a Kustomization (its top level is not a mapping)")
+    if images:
+        if data.get("images") == images:
+            return text
+        data["images"] = [_quoted_like_emitter(item) for item in images]
+    elif "images" in data:
+        del data["images"]
+    else:
+        return text
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue().encode("utf-8")
+
+
+def _quoted_like_emitter(item: dict) -> dict:
+    """Quote the values our emitter would quote (tags like "1.10" or "on" stay strings for
+    YAML 1.1 readers too); ruamel.yaml's round-trip dumper resolves by YAML 1.2 only."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    from .emit import _plain_ok
+
+    return {k: v if not isinstance(v, str) or _plain_ok(v) else DoubleQuotedScalarString(v)
+            for k, v in item.items()}
+
+
+# ---------------------------------------------------------------- applying
+
+
+def apply(plan: WritePlan, root: Path,
+          on_step: Callable[[int], None] | None = None) -> None:
+    """Apply every change or none: stage new files, swap them in, roll back on failure.
+
+    ``on_step`` is called after each file is swapped in (with its index); an exception from
+    it rolls everything back like any other failure, which is how the tests prove that.
+    """
+    if plan.problems:
+        raise WriteError("refusing to write: " + "; ".join(p.path for p in plan.problems))
+    if not plan.changes:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    backup_dir = Path(tempfile.mkdtemp(prefix=".setlist-backup-", dir=root))
+    staged: dict[Path, Path] = {}   # target -> staged temp file
+    done: list[list] = []           # [target, backup or None, new file placed?]
+    created_dirs: list[Path] = []
+    try:
+        for change in plan.changes:
+            if change.new is None:
+                continue
+            target = _inside(root, change.path)
+            for parent in reversed(target.parents):
+                if parent != root and root in parent.parents and not parent.exists():
+                    parent.mkdir()
+                    created_dirs.append(parent)
+            fd, tmp = tempfile.mkstemp(prefix=".setlist-", dir=target.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(change.new)
+                f.flush()
+                os.fsync(f.fileno())
+            staged[target] = Path(tmp)
+        for index, change in enumerate(plan.changes):
+            target = _inside(root, change.path)
+            step = [target, None, False]
+            done.append(step)
+            if target.exists():
+                step[1] = backup_dir / str(index)
+                os.replace(target, step[1])
+            if change.new is not None:
+                os.replace(staged.pop(target), target)
+                step[2] = True
+            if on_step is not None:
+                on_step(index)
+    except BaseException:
+        for target, backup, placed in reversed(done):
+            if placed:
+                target.unlink(missing_ok=True)
+            if backup is not None:
+                os.replace(backup, target)
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(created_dirs):
+            _remove_if_empty(folder)
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        raise
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    for change in plan.changes:
+        if change.action == "delete":
+            _prune_empty_parents(_inside(root, change.path).parent, root)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _prune_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def unified_diff(plan: WritePlan) -> str:
+    import difflib
+
+    out: list[str] = []
+    for change in plan.changes:
+        old = (change.old or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new = (change.new or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        a = posixpath.join("a", change.path) if change.old is not None else "/dev/null"
+        b = posixpath.join("b", change.path) if change.new is not None else "/dev/null"
+        out.extend(difflib.unified_diff(old, new, a, b))
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+    return "".join(out)

@@ -1,0 +1,488 @@
+"""`setlist preview`: the Applications the ApplicationSet controller would generate, offline."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import setlist
+from conftest import EXAMPLES, ROOT, write
+from setlist.compile import compile_plan
+from setlist.compile.argocd import name_normalized
+from setlist.compile.documents import Document
+from setlist.inventory import (
+    Cluster,
+    InventoryError,
+    parse_inventory,
+    read_inventory,
+)
+from setlist.plan import plan_from_pins
+from setlist.preview import (
+    IN_CLUSTER_NAME,
+    RENDERERS,
+    SelectorError,
+    TemplateError,
+    preview,
+    render_go,
+    sanitize_name,
+    selector_matches,
+)
+
+DATA = ROOT / "tests" / "data" / "clusters"
+SIMPLE = DATA / "simple.yaml"
+SECRETS = DATA / "secrets.yaml"
+MANIFESTS = DATA / "manifests.yaml"
+TOKEN = "sl-test-bearer-7f3a9c2e51d04b8a"
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+
+GITOPS = 'gitops { repo = "https://github.com/example/gitops" }\n'
+
+# One app per environment, so that each ApplicationSet shows what one selector selects.
+SELECTORS = {
+    "eq": 'cluster.env == "prod"',
+    "ne": 'cluster.env != "prod"',
+    "isin": 'cluster.region in ["eu-west-1", "us-east-1"]',
+    "notin": 'cluster.region not in ["eu-west-1"]',
+    "has": "exists cluster.canary",
+    "hasnot": "not exists cluster.quarantine",
+    "both": 'cluster.env == "prod" and cluster.region == "eu-west-1"',
+    "either": 'cluster.env == "dev" or cluster.region == "eu-west-1"',
+    "every": "all",
+}
+
+
+def selector_spec(selectors: dict[str, str]) -> str:
+    parts = [GITOPS]
+    for env, sel in selectors.items():
+        parts.append(f"environment {env} {{ clusters = {sel} }}\n")
+        parts.append(f'app a{env} {{\n  base = "apps/a"\n  namespace = "a"\n'
+                     f"  deploy = [{env}]\n}}\n")
+    return "".join(parts)
+
+
+def compiled(folder: Path, text: str | None = None) -> list[Document]:
+    if text is not None:
+        write(folder / "spec.setlist", text)
+    project = setlist.load(folder)
+    assert project.ok, [str(d) for d in project.diagnostics]
+    result = compile_plan(plan_from_pins(project.spec))
+    assert result.ok, result.diagnostics
+    return result.documents
+
+
+def selected(result) -> dict[str, list[str]]:
+    return {item.name: sorted(a.cluster for a in item.applications) for item in result.items}
+
+
+def issues(result, kind: str) -> list[str]:
+    return [i.message for i in result.issues if i.kind == kind]
+
+
+def appset_doc(template_labels: dict[str, str], generators: list[dict],
+               name: str = "x-prod") -> Document:
+    return Document(f"argocd/applicationsets/{name}.yaml", {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": name, "namespace": "argocd",
+                     "labels": {"setlist.dev/app": "x", "setlist.dev/env": "prod"}},
+        "spec": {"goTemplate": True, "goTemplateOptions": ["missingkey=error"],
+                 "generators": generators,
+                 "template": {"metadata": {"name": name + "-{{.nameNormalized}}",
+                                           "labels": template_labels},
+                              "spec": {"project": "x",
+                                       "source": {"repoURL": "https://g", "path": "p"},
+                                       "destination": {"server": "{{.server}}",
+                                                       "namespace": "x"}}}}})
+
+
+# ---------------------------------------------------------------- selectors
+
+
+def test_every_selector_operator(tmp_path):
+    result = preview(compiled(tmp_path, selector_spec(SELECTORS)), read_inventory(SIMPLE))
+    assert selected(result) == {
+        "aeq-eq": ["prod-eu-1", "prod-us-1"],
+        # != and not in also select clusters without the label
+        "ane-ne": ["bare", "dev", "staging-eu"],
+        "aisin-isin": ["prod-eu-1", "prod-us-1", "staging-eu"],
+        "anotin-notin": ["bare", "dev", "prod-us-1"],
+        "ahas-has": ["prod-eu-1"],
+        "ahasnot-hasnot": ["bare", "dev", "prod-eu-1", "prod-us-1"],
+        "aboth-both": ["prod-eu-1"],
+        # `or` compiles to disjoint generators: each cluster once, no duplicate names
+        "aeither-either": ["dev", "prod-eu-1", "staging-eu"],
+        # the empty selector: every cluster, and the local one (it has no Secret here)
+        "aevery-every": ["bare", "dev", IN_CLUSTER_NAME, "prod-eu-1", "prod-us-1",
+                         "staging-eu"],
+    }
+    assert not result.issues, result.issues
+    either = next(d for d in compiled(tmp_path) if d.path.endswith("aeither-either.yaml"))
+    assert len(either.content["spec"]["generators"]) == 2
+
+
+def test_selector_matches_kubernetes_semantics():
+    labels = {"env": "prod", "region": "eu"}
+    assert selector_matches({}, labels)
+    assert selector_matches({"matchLabels": {"env": "prod"},
+                             "matchExpressions": [{"key": "region", "operator": "In",
+                                                   "values": ["eu", "us"]}]}, labels)
+    # matchLabels and matchExpressions are ANDed
+    assert not selector_matches({"matchLabels": {"env": "prod"},
+                                 "matchExpressions": [{"key": "tier",
+                                                       "operator": "Exists"}]}, labels)
+    assert selector_matches({"matchExpressions": [{"key": "tier", "operator": "NotIn",
+                                                   "values": ["edge"]}]}, labels)
+    assert selector_matches({"matchExpressions": [{"key": "tier",
+                                                   "operator": "DoesNotExist"}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "env", "operator": "NotIn",
+                                                       "values": ["prod"]}]}, labels)
+    for bad in ({"matchExpressions": [{"key": "env", "operator": "In", "values": []}]},
+                {"matchExpressions": [{"key": "env", "operator": "Exists", "values": ["a"]}]},
+                {"matchExpressions": [{"key": "env", "operator": "Gt", "values": ["1"]}]},
+                {"matchLabels": {"bad key!": "x"}}):
+        with pytest.raises(SelectorError):
+            selector_matches(bad, labels)
+
+
+def test_invalid_selector_fails_the_application_set():
+    gen = [{"clusters": {"selector": {"matchExpressions": [
+        {"key": "env", "operator": "In", "values": []}]}}}]
+    result = preview([appset_doc({}, gen)], read_inventory(SIMPLE))
+    assert result.items[0].failed and not result.items[0].applications
+    assert "values set can't be empty" in issues(result, "selector-error")[0]
+    assert not issues(result, "no-cluster")
+
+
+# ---------------------------------------------------------------- the local cluster
+
+
+def test_local_cluster_only_with_the_empty_selector(tmp_path):
+    docs = compiled(tmp_path, selector_spec({"every": "all", "eq": 'cluster.env == "prod"',
+                                             "ne": 'cluster.env != "nope"'}))
+    result = preview(docs, read_inventory(SIMPLE))
+    sel = selected(result)
+    assert IN_CLUSTER_NAME in sel["aevery-every"]
+    # NotIn matches clusters without the label, but the local cluster has no Secret at all
+    assert IN_CLUSTER_NAME not in sel["ane-ne"]
+    local = next(a for i in result.items for a in i.applications
+                 if a.cluster == IN_CLUSTER_NAME)
+    assert local.name == "aevery-every-in-cluster"
+    assert local.server == IN_CLUSTER_SERVER
+
+
+def test_in_cluster_secret_replaces_the_local_cluster(tmp_path):
+    docs = compiled(tmp_path, selector_spec({"every": "all", "mgmt": 'cluster.env == "mgmt"',
+                                             "eq": 'cluster.env == "prod"'}))
+    result = preview(docs, read_inventory(SECRETS))
+    sel = selected(result)
+    # exported Secrets include one for https://kubernetes.default.svc (named in-cluster):
+    # it is used, with its labels, instead of the Secret-less local cluster, exactly once
+    assert sel["aevery-every"].count(IN_CLUSTER_NAME) == 1
+    assert len(sel["aevery-every"]) == 5
+    # ... and a label selector can select it
+    assert sel["amgmt-mgmt"] == [IN_CLUSTER_NAME]
+    assert sel["aeq-eq"] == ["Prod_EU.1", "prod-us-1"]
+
+
+def test_local_cluster_has_no_metadata_so_label_templates_fail(tmp_path):
+    spec = (GITOPS + 'environment fleet {\n  clusters = all\n'
+            '  rollout = [cluster.canary == "true", rest]\n}\n'
+            'app shop {\n  base = "apps/shop"\n  namespace = "shop"\n  deploy = [fleet]\n}\n')
+    result = preview(compiled(tmp_path, spec), read_inventory(SIMPLE))
+    [problem] = issues(result, "template-error")
+    assert "cluster 'in-cluster'" in problem
+    assert 'map has no entry for key "metadata"' in problem
+    assert result.items[0].failed
+    # clusters with a Secret get "" for a label they lack: index ignores missingkey
+    apps = {a.cluster: a for a in result.items[0].applications}
+    assert apps["prod-eu-1"].labels["canary"] == "true"
+    assert apps["dev"].labels["canary"] == ""
+
+
+# ---------------------------------------------------------------- exported Secrets
+
+
+def all_outputs(result) -> str:
+    return "".join(render(result) for render in RENDERERS.values())
+
+
+def test_exported_secret_list(tmp_path):
+    inv = read_inventory(SECRETS)
+    assert inv.format == "secrets"
+    by_name = {c.name: c for c in inv.clusters}
+    eu = by_name["Prod_EU.1"]
+    assert eu.server == "https://prod-eu-1.k8s.example.com"
+    assert eu.project == "shop"
+    assert eu.labels["env"] == "prod"
+    assert eu.annotations["team"] == "platform"
+    docs = compiled(tmp_path, selector_spec({"eq": 'cluster.env == "prod"'}))
+    result = preview(docs, inv)
+    [item] = result.items
+    names = sorted(a.name for a in item.applications)
+    assert names == ["aeq-eq-prod-eu.1", "aeq-eq-prod-us-1"]
+    eu_app = next(a for a in item.applications if a.cluster == "Prod_EU.1")
+    assert eu_app.labels["setlist.dev/cluster"] == "prod-eu.1"
+    assert eu_app.namespace == "a" and eu_app.path == "apps/aeq/overlays/eq"
+
+
+def test_credentials_never_appear(tmp_path):
+    config = base64.b64encode(TOKEN.encode()).decode()[:16]
+    docs = compiled(tmp_path, selector_spec({"every": "all"}))
+    for path in (SECRETS, MANIFESTS):
+        text = path.read_text()
+        assert TOKEN in text or "config:" in text
+        inv = read_inventory(path)
+        out = all_outputs(preview(docs, inv)) + repr(inv)
+        assert TOKEN not in out and config not in out and "bearerToken" not in out
+        assert "config" not in repr(inv)
+
+
+def test_manifests_string_data_and_skipped_secrets(tmp_path):
+    inv = read_inventory(MANIFESTS)
+    assert [c.name for c in inv.clusters] == ["Edge 1 (Berlin)", "edge-2"]
+    edge1 = inv.clusters[0]
+    assert edge1.server == "https://edge-1.example.net:6443" and edge1.project == "edge"
+    # stringData wins over data for the same key
+    assert inv.clusters[1].name == "edge-2"
+    # the repository Secret is skipped: the cluster generator never lists it
+    [warning] = inv.warnings
+    assert "repo-creds: skipped, not labelled argocd.argoproj.io/secret-type=cluster" in warning
+    docs = compiled(tmp_path, selector_spec({"edge": 'cluster.tier == "edge"',
+                                             "every": "all"}))
+    result = preview(docs, inv)
+    sel = selected(result)
+    assert sel["aedge-edge"] == ["Edge 1 (Berlin)", "edge-2"]
+    assert sel["aevery-every"] == ["Edge 1 (Berlin)", "edge-2", IN_CLUSTER_NAME]
+    assert "aedge-edge-edge-1--berlin" in {a.name for i in result.items
+                                           for a in i.applications}
+
+
+def test_single_secret_and_format_detection():
+    one = read_inventory(DATA / "single-secret.yaml")
+    assert one.format == "secrets" and [c.name for c in one.clusters] == ["lab"]
+    simple = parse_inventory("- name: a\n  server: https://a\n  labels: {canary: true}\n")
+    assert simple.format == "simple"
+    assert simple.clusters[0].labels == {"canary": "true",
+                                         "argocd.argoproj.io/secret-type": "cluster"}
+    for bad in ("just text", "kind: ConfigMap\nmetadata: {name: x}\n", "a: 1\n",
+                "- name: a\n  server: https://a\n  label: {x: y}\n", "- name: a\n",
+                "[unclosed", "",
+                "kind: Secret\nmetadata: {name: s, labels: "
+                "{argocd.argoproj.io/secret-type: cluster}}\ndata: {server: '%%'}\n"):
+        with pytest.raises(InventoryError):
+            parse_inventory(bad, "inv.yaml")
+    with pytest.raises(InventoryError, match="not a cluster inventory"):
+        read_inventory(DATA / "not-an-inventory.yaml")
+    with pytest.raises(InventoryError, match="no such file"):
+        read_inventory(DATA / "missing.yaml")
+
+
+# ---------------------------------------------------------------- nameNormalized
+
+
+@pytest.mark.parametrize(("name", "normalized"), [
+    ("prod-eu-1", "prod-eu-1"),
+    ("Prod_EU.1", "prod-eu.1"),
+    ("Edge 1 (Berlin)", "edge-1--berlin"),
+    ("--Lab..", "lab"),
+    (".-x-.", "x"),
+    ("https://10.0.0.1:6443", "https---10.0.0.1-6443"),
+    ("ümlaut", "mlaut"),
+    ("\u0130stanbul", "istanbul"),   # Go's simple case mapping: İ -> i
+    ("\u212aelvin", "kelvin"),       # KELVIN SIGN lower-cases to ASCII k
+    ("a" * 300, "a" * 253),
+    ("a" * 252 + "-b", "a" * 252),  # cut to 253 first, then trimmed
+    ("", ""),
+])
+def test_name_normalized(name, normalized):
+    assert sanitize_name(name) == normalized
+
+
+def test_compile_name_normalized_agrees_on_ascii():
+    for name in ("Prod_EU.1", "Edge 1 (Berlin)", "--Lab..", "a" * 300, "ümlaut"):
+        assert name_normalized(name) == sanitize_name(name)
+
+
+def test_odd_cluster_names_in_application_names():
+    inv = parse_inventory("- {name: 'Edge 1 (Berlin)', server: 'https://e', labels: {t: e}}\n"
+                          "- {name: '--Lab..', server: 'https://l', labels: {t: e}}\n")
+    gen = [{"clusters": {"selector": {"matchLabels": {"t": "e"}}}}]
+    result = preview([appset_doc({"c": "{{.nameNormalized}}"}, gen)], inv)
+    assert sorted(a.name for a in result.items[0].applications) == [
+        "x-prod-edge-1--berlin", "x-prod-lab"]
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def test_environment_selecting_no_cluster(tmp_path):
+    docs = compiled(tmp_path, selector_spec({"qa": 'cluster.env == "qa"'}))
+    result = preview(docs, read_inventory(SIMPLE))
+    assert selected(result) == {"aqa-qa": []}
+    [message] = issues(result, "no-cluster")
+    assert "environment 'qa' selects no cluster" in message
+
+
+def test_double_deployment(tmp_path):
+    spec = (GITOPS + 'environment prod { clusters = cluster.env == "prod" }\n'
+            'environment canary { clusters = exists cluster.canary }\n'
+            'app shop {\n  base = "apps/shop"\n  namespace = "shop"\n'
+            "  deploy = [prod, canary]\n}\n")
+    result = preview(compiled(tmp_path, spec), read_inventory(SIMPLE))
+    [message] = issues(result, "double-deployment")
+    assert "app 'shop'" in message and "'prod-eu-1'" in message
+    assert "canary, prod" in message
+
+
+def test_duplicate_application_names():
+    inv = parse_inventory("- {name: Prod_EU, server: 'https://1', labels: {env: prod}}\n"
+                          "- {name: prod-eu, server: 'https://2', labels: {env: prod}}\n")
+    gen = [{"clusters": {"selector": {"matchLabels": {"env": "prod"}}}}]
+    result = preview([appset_doc({}, gen)], inv)
+    [message] = issues(result, "duplicate-name")
+    assert "2 Applications named 'x-prod-prod-eu'" in message
+    assert "duplicate name" in message
+
+
+def test_duplicate_cluster_names_in_inventory():
+    inv = parse_inventory("- {name: a, server: 'https://1'}\n- {name: a, server: 'https://2'}\n")
+    assert any("also used by" in w for w in inv.warnings)
+    gen = [{"clusters": {"selector": {"matchExpressions": [{"key": "x",
+                                                            "operator": "DoesNotExist"}]}}}]
+    result = preview([appset_doc({}, gen)], inv)
+    # the controller keys Secrets by cluster name: one Application, not two
+    assert [a.server for a in result.items[0].applications] == ["https://2"]
+
+
+def test_missing_key_is_a_problem_not_a_traceback():
+    gen = [{"clusters": {"selector": {"matchLabels": {"env": "dev"}}}}]
+    doc = appset_doc({"team": "{{.metadata.annotations.team}}"}, gen)
+    result = preview([doc], read_inventory(SIMPLE))
+    [message] = issues(result, "template-error")
+    assert "cluster 'dev'" in message and 'no entry for key "annotations"' in message
+    assert result.items[0].failed
+
+
+def test_go_template_subset():
+    params = {"name": "a", "metadata": {"labels": {"k": "v"}}}
+    assert render_go("x-{{.name}}-{{ .metadata.labels.k }}", params) == "x-a-v"
+    assert render_go('{{index .metadata.labels "k"}}', params) == "v"
+    # index ignores missingkey: the zero value (nil for a map[string]interface{}, printed
+    # "<no value>"; "" for the map[string]string of real cluster labels)
+    assert render_go('{{index .metadata.labels "zz"}}', params,
+                     ["missingkey=error"]) == "<no value>"
+    assert render_go("a {{- .name -}} b", params) == "aab"
+    assert render_go("{{.nope}}", params) == "<no value>"
+    with pytest.raises(TemplateError, match='no entry for key "nope"'):
+        render_go("{{.nope}}", params, ["missingkey=error"])
+    with pytest.raises(TemplateError, match="unsupported"):
+        render_go("{{ .name | upper }}", params)
+    with pytest.raises(TemplateError, match="can't evaluate field x in type string"):
+        render_go("{{.name.x}}", params)
+
+
+# ---------------------------------------------------------------- static clusters, output
+
+
+def test_static_clusters_shown_as_they_are(tmp_path):
+    spec = (GITOPS
+            + 'environment lab { clusters = ["in-cluster", "https://lab.example.com:6443"] }\n'
+            'environment dev { clusters = cluster.env == "dev" }\n'
+            'app shop {\n  base = "apps/shop"\n  namespace = "shop"\n  deploy = [lab, dev]\n}\n')
+    result = preview(compiled(tmp_path, spec), read_inventory(DATA / "single-secret.yaml"))
+    lab = next(i for i in result.items if i.env == "lab")
+    assert lab.kind == "Application"
+    assert {(a.cluster, a.server) for a in lab.applications} == {
+        (IN_CLUSTER_NAME, IN_CLUSTER_SERVER), ("lab", "https://lab.example.com:6443")}
+    assert not issues(result, "unknown-cluster")
+    result = preview(compiled(tmp_path), [])
+    assert len(issues(result, "unknown-cluster")) == 1
+
+
+def test_filters_and_deterministic_output():
+    docs = compiled(EXAMPLES / "quickstart")
+    inv = read_inventory(SIMPLE)
+    result = preview(docs, inv, app="shop", env="prod")
+    assert [i.name for i in result.items] == ["shop-prod"]
+    assert [a.name for a in result.items[0].applications] == ["shop-prod-prod-eu-1",
+                                                             "shop-prod-prod-us-1"]
+    again = preview(compiled(EXAMPLES / "quickstart"), read_inventory(SIMPLE),
+                    app="shop", env="prod")
+    for render in RENDERERS.values():
+        assert render(result) == render(again)
+    data = json.loads(RENDERERS["json"](result))
+    app = data["items"][0]["applications"][0]
+    assert list(app) == ["name", "cluster", "server", "namespace", "project", "path", "labels"]
+    assert app["labels"]["setlist.dev/cluster"] == "prod-eu-1"
+    table = RENDERERS["table"](result)
+    assert "shop-prod-prod-eu-1" in table and "canary=true" in table
+
+
+def test_cluster_objects_hold_no_config():
+    assert set(Cluster.__dataclass_fields__) == {"name", "server", "project", "labels",
+                                                 "annotations", "origin", "namespace"}
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "setlist", "preview", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_cli_table():
+    proc = run("examples/quickstart", "--clusters", str(SIMPLE))
+    assert proc.returncode == 0, proc.stderr
+    assert "ApplicationSet shop-prod" in proc.stdout
+    assert "shop-prod-prod-eu-1" in proc.stdout
+    assert "warning:" not in proc.stdout
+
+
+def test_cli_json_yaml_and_filters():
+    proc = run("examples/quickstart", "--clusters", str(SECRETS), "--format", "json",
+               "--app", "shop", "--env", "prod")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [i["name"] for i in data["items"]] == ["shop-prod"]
+    assert TOKEN not in proc.stdout + proc.stderr
+    proc = run("examples/quickstart", "--clusters", str(SECRETS), "--format", "yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "items:" in proc.stdout and TOKEN not in proc.stdout + proc.stderr
+
+
+def test_cli_warnings_go_to_stderr(tmp_path):
+    write(tmp_path / "spec.setlist", selector_spec({"qa": 'cluster.env == "qa"'}))
+    proc = run(str(tmp_path), "--clusters", str(SIMPLE))
+    assert proc.returncode == 0, proc.stderr
+    assert "environment 'qa' selects no cluster" in proc.stderr
+    assert "selects no cluster" not in proc.stdout
+
+
+@pytest.mark.parametrize(("inventory", "message"), [
+    ("missing.yaml", "no such file"),
+    ("not-an-inventory.yaml", "not a cluster inventory"),
+])
+def test_cli_bad_inventory(inventory, message):
+    proc = run("examples/quickstart", "--clusters", str(DATA / inventory))
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_usage_errors(tmp_path):
+    assert run("examples/quickstart").returncode == 2          # --clusters is required
+    proc = run("examples/quickstart", "--clusters", str(SIMPLE), "--app", "nope")
+    assert proc.returncode == 2 and "nope" in proc.stderr
+    proc = run(str(tmp_path / "nowhere"), "--clusters", str(SIMPLE))
+    assert proc.returncode == 2
+
+
+def test_cli_spec_errors(tmp_path):
+    write(tmp_path / "spec.setlist", GITOPS + "app shop { deploy = [nowhere] }\n")
+    proc = run(str(tmp_path), "--clusters", str(SIMPLE))
+    assert proc.returncode == 1
+    assert "error[" in proc.stderr + proc.stdout
