@@ -8,6 +8,7 @@ which is what makes the disjoint forms below correct.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from itertools import product
 
 from . import spec as s
@@ -37,24 +38,39 @@ def dnf(selector: s.Selector) -> list[list[s.LabelTest]] | None:
     return [[t for conj in combo for t in conj] for combo in product(*parts)]
 
 
-def conjunction_satisfiable(tests: list[s.LabelTest]) -> bool:
-    allowed: dict[str, set[str]] = {}
-    excluded: dict[str, set[str]] = {}
-    present: set[str] = set()
-    absent: set[str] = set()
+@dataclass
+class KeyTests:
+    """What one conjunction says about one label key."""
+
+    allowed: set[str] | None = None   # == / in: the value must be one of these
+    excluded: set[str] = field(default_factory=set)  # != / not in
+    present: bool = False              # exists (also implied by == / in)
+    absent: bool = False               # not exists
+
+
+def by_key(tests: list[s.LabelTest]) -> dict[str, KeyTests]:
+    out: dict[str, KeyTests] = {}
     for t in tests:
+        k = out.setdefault(t.key, KeyTests())
         if t.op in ("==", "in"):
-            allowed[t.key] = allowed.get(t.key, set(t.values)) & set(t.values)
-            present.add(t.key)
+            k.allowed = set(t.values) if k.allowed is None else k.allowed & set(t.values)
+            k.present = True
         elif t.op in ("!=", "not in"):
-            excluded.setdefault(t.key, set()).update(t.values)
+            k.excluded.update(t.values)
         elif t.op == "exists":
-            present.add(t.key)
+            k.present = True
         else:
-            absent.add(t.key)
-    if present & absent:
-        return False
-    return all(vals - excluded.get(key, set()) for key, vals in allowed.items())
+            k.absent = True
+    return out
+
+
+def conjunction_satisfiable(tests: list[s.LabelTest]) -> bool:
+    for k in by_key(tests).values():
+        if k.present and k.absent:
+            return False
+        if k.allowed is not None and not k.allowed - k.excluded:
+            return False
+    return True
 
 
 def satisfiable(selector: s.Selector) -> bool:

@@ -10,45 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 from .. import spec as s
-from ..selector_logic import disjoint_dnf, dnf, remainder
+from ..selector_logic import by_key, disjoint_dnf, dnf, remainder
 
 MAX_GENERATORS = 16
-OPERATOR = {"in": "In", "not in": "NotIn", "exists": "Exists", "not exists": "DoesNotExist"}
 
 
 def label_selector(conj: list[s.LabelTest]) -> dict[str, Any]:
     """One conjunction as a Kubernetes label selector, simplified and in a stable order."""
-    allowed: dict[str, set[str]] = {}
-    excluded: dict[str, set[str]] = {}
-    present: set[str] = set()
-    absent: set[str] = set()
-    for t in conj:
-        if t.op in ("==", "in"):
-            allowed[t.key] = allowed.get(t.key, set(t.values)) & set(t.values)
-        elif t.op in ("!=", "not in"):
-            excluded.setdefault(t.key, set()).update(t.values)
-        elif t.op == "exists":
-            present.add(t.key)
-        else:
-            absent.add(t.key)
     match_labels: dict[str, str] = {}
     expressions: list[dict[str, Any]] = []
-    for key in sorted(set(allowed) | set(excluded) | present | absent):
-        if key in allowed:
-            values = sorted(allowed[key] - excluded.get(key, set()))
+    for key, k in sorted(by_key(conj).items()):
+        if k.allowed is not None:
+            values = sorted(k.allowed - k.excluded)
             if len(values) == 1:
                 match_labels[key] = values[0]
             else:
                 expressions.append({"key": key, "operator": "In", "values": values})
             continue
-        if key in absent:
+        if k.absent:
             expressions.append({"key": key, "operator": "DoesNotExist"})
             continue
-        if key in present:
+        if k.present:
             expressions.append({"key": key, "operator": "Exists"})
-        if key in excluded:
-            expressions.append({"key": key, "operator": "NotIn",
-                                "values": sorted(excluded[key])})
+        if k.excluded:
+            expressions.append({"key": key, "operator": "NotIn", "values": sorted(k.excluded)})
     out: dict[str, Any] = {}
     if match_labels:
         out["matchLabels"] = match_labels
@@ -71,20 +56,12 @@ def cluster_generators(selector: s.Selector) -> list[dict[str, Any]] | None:
 def _step_expressions(conj: list[s.LabelTest]) -> list[dict[str, Any]]:
     """A conjunction of In/NotIn tests per key, simplified: an In list minus the NotIn
     values when both test one key, else the NotIn values merged."""
-    allowed: dict[str, set[str]] = {}
-    excluded: dict[str, set[str]] = {}
-    for t in conj:
-        if t.op in ("==", "in"):
-            allowed[t.key] = allowed.get(t.key, set(t.values)) & set(t.values)
-        else:
-            excluded.setdefault(t.key, set()).update(t.values)
     out = []
-    for key in sorted(set(allowed) | set(excluded)):
-        if key in allowed:
-            out.append({"key": key, "operator": "In",
-                        "values": sorted(allowed[key] - excluded.get(key, set()))})
+    for key, k in sorted(by_key(conj).items()):
+        if k.allowed is not None:
+            out.append({"key": key, "operator": "In", "values": sorted(k.allowed - k.excluded)})
         else:
-            out.append({"key": key, "operator": "NotIn", "values": sorted(excluded[key])})
+            out.append({"key": key, "operator": "NotIn", "values": sorted(k.excluded)})
     return out
 
 
