@@ -1,0 +1,141 @@
+"""The lockfile, `setlist.lock`: which version each image runs in each environment.
+
+Resolution writes it; compile reads it (through the plan) and never touches the network.
+It is deterministic YAML with a format version, sorted by image and environment, and holds
+no credentials: only what a registry says about public identity (repository, tag, digest,
+platforms, created) plus where the version came from and since when it is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+LOCK_NAME = "setlist.lock"
+LOCK_VERSION = 1
+HEADER = ("Written by setlist resolve and setlist promote: the version each image runs in\n"
+          "each environment. Commit it; do not edit it by hand.")
+
+
+class LockError(Exception):
+    """The lockfile cannot be read (reported as a clear error, never a traceback)."""
+
+
+class LockEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    platforms: tuple[str, ...] = ()
+    created: str | None = None    # RFC 3339, from the image config, when it was fetched
+    strategy: str = ""            # the strategy that chose it, as written in the spec
+    since: str | None = None      # RFC 3339: when this version entered the environment
+    source: str = "registry"      # "registry", "promotion:<env>" or "hotfix"
+
+
+class Lock(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    entries: Mapping[tuple[str, str], LockEntry] = {}
+
+    def get(self, image: str, env: str) -> LockEntry | None:
+        return self.entries.get((image, env))
+
+    def with_entries(self, updates: Mapping[tuple[str, str], LockEntry]) -> Lock:
+        """A new lock: these entries replaced or added, every other one kept (merging per
+        image and environment, as a rerun or a concurrent writer needs)."""
+        merged = dict(self.entries)
+        merged.update(updates)
+        return Lock(entries=merged)
+
+    def without(self, keep: set[tuple[str, str]]) -> Lock:
+        """Only the entries for (image, environment) pairs the spec still deploys."""
+        return Lock(entries={k: v for k, v in self.entries.items() if k in keep})
+
+
+def lock_path(project_dir: str | Path) -> Path:
+    return Path(project_dir) / LOCK_NAME
+
+
+def parse(text: str, name: str = LOCK_NAME) -> Lock:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise LockError(f"{name}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if data is None:
+        return Lock()
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
+        found = data.get("version") if isinstance(data, dict) else None
+        raise LockError(f"{name}: lock format version {found!r} is not {LOCK_VERSION}; "
+                        "run `setlist resolve` to write it anew")
+    entries: dict[tuple[str, str], LockEntry] = {}
+    images = data.get("images") or {}
+    if not isinstance(images, dict):
+        raise LockError(f"{name}: 'images' must be a mapping of image → environment → entry")
+    for image, envs in images.items():
+        if not isinstance(envs, dict):
+            raise LockError(f"{name}: image '{image}' must map environments to entries")
+        for env, entry in envs.items():
+            try:
+                entries[(str(image), str(env))] = LockEntry.model_validate(
+                    _strings(entry))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise LockError(f"{name}: images.{image}.{env}.{where}: {first['msg']}") \
+                    from None
+    return Lock(entries=entries)
+
+
+def _strings(entry: Any) -> Any:
+    """YAML may read dates and numbers into other types; the lock keeps text."""
+    if not isinstance(entry, dict):
+        return entry
+    out = {}
+    for key, value in entry.items():
+        if isinstance(value, datetime):
+            value = value.isoformat().replace("+00:00", "Z")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def read(project_dir: str | Path) -> Lock | None:
+    """The project's lock, or None when there is none."""
+    path = lock_path(project_dir)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError(f"{path}: cannot be read ({exc})") from None
+    return parse(text, str(path))
+
+
+def dump(lock: Lock) -> str:
+    from .emit import dump as emit
+
+    images: dict[str, dict[str, dict[str, Any]]] = {}
+    for (image, env) in sorted(lock.entries):
+        entry = lock.entries[(image, env)]
+        body: dict[str, Any] = {"repository": entry.repository}
+        for key in ("tag", "digest"):
+            if getattr(entry, key) is not None:
+                body[key] = getattr(entry, key)
+        if entry.platforms:
+            body["platforms"] = list(entry.platforms)
+        for key in ("created", "strategy", "since", "source"):
+            value = getattr(entry, key)
+            if value:
+                body[key] = value
+        images.setdefault(image, {})[env] = body
+    return emit([{"version": LOCK_VERSION, "images": images}], HEADER)
