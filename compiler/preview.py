@@ -3,9 +3,10 @@
 Pure logic: takes compiled documents and a cluster inventory (``setlist.inventory``) and
 returns what the controller would make of every generated ApplicationSet, with warnings.
 The rules follow argo-cd's applicationset/generators/cluster.go (which clusters a cluster
-generator yields and with which parameters), applicationset/utils (``SanitizeName``, Go
-template rendering) and applicationset/controllers (duplicate names); label selectors follow
-Kubernetes' ``metav1.LabelSelectorAsSelector``. See docs/preview.md.
+generator yields and with which parameters), applicationset/utils (``SanitizeName``, which is
+``compile.argocd.name_normalized``; Go templates, evaluated by ``setlist.gotemplate``) and
+applicationset/controllers (duplicate names); label selectors follow Kubernetes'
+``metav1.LabelSelectorAsSelector``. See docs/preview.md.
 """
 
 from __future__ import annotations
@@ -17,26 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compile.argocd import name_normalized
 from .compile.documents import IN_CLUSTER_SERVER, LABEL_APP, LABEL_CLUSTER, LABEL_ENV
+from .gotemplate import StrMap, TemplateError
+from .gotemplate import render as render_go
 from .inventory import SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, Cluster, Inventory
 
 IN_CLUSTER_NAME = "in-cluster"
 FORMATS = ("table", "yaml", "json")
-
-# ---------------------------------------------------------------- nameNormalized
-
-_INVALID_DNS_CHARS = re.compile(r"[^-a-z0-9.]")
-# Go's strings.ToLower uses simple case mappings; Python's str.lower full ones. They differ
-# (after non-ASCII characters are replaced by '-') only for U+0130, whose full lower case is
-# two characters ("i" + combining dot) and whose simple one is "i".
-_GO_LOWER = str.maketrans({"\u0130": "i"})
-
-
-def sanitize_name(name: str) -> str:
-    """``nameNormalized``: argo-cd's ``utils.SanitizeName`` (lower case, every character
-    outside ``[-a-z0-9.]`` replaced by '-', cut to 253, '-' and '.' trimmed at both ends)."""
-    lowered = name.translate(_GO_LOWER).lower()
-    return _INVALID_DNS_CHARS.sub("-", lowered)[:253].strip("-.")
 
 
 # ---------------------------------------------------------------- label selectors
@@ -123,20 +112,16 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
 # ---------------------------------------------------------------- cluster generator
 
 
-class _StrMap(dict):
-    """A Go ``map[string]string`` (labels, annotations): its zero value is ""."""
-
-
 def cluster_params(cluster: Cluster, go_template: bool = True) -> dict[str, Any]:
     """The parameters the cluster generator gives a cluster Secret (getClusterParameters)."""
-    params: dict[str, Any] = {"name": cluster.name, "nameNormalized": sanitize_name(cluster.name),
+    params: dict[str, Any] = {"name": cluster.name, "nameNormalized": name_normalized(cluster.name),
                               "server": cluster.server, "project": cluster.project}
     if go_template:
         meta: dict[str, Any] = {}
         if cluster.annotations:
-            meta["annotations"] = _StrMap(cluster.annotations)
+            meta["annotations"] = StrMap(cluster.annotations)
         if cluster.labels:
-            meta["labels"] = _StrMap(cluster.labels)
+            meta["labels"] = StrMap(cluster.labels)
         params["metadata"] = meta
     else:
         for k, v in cluster.annotations.items():
@@ -181,151 +166,7 @@ def select_clusters(selector: Mapping[str, Any] | None,
     return selected
 
 
-# ---------------------------------------------------------------- Go templates (a subset)
-
-
-class TemplateError(Exception):
-    """A template the controller would fail to render (or preview cannot read)."""
-
-
-_ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\\n]|\\.)*")|(?P<raw>`[^`]*`)'
-                    r"|(?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)|(?P<ident>[A-Za-z_]\w*))")
-_MISSING = object()
-SUPPORTED = '{{.field}}, {{.a.b}} and {{index .a.b "key"}}'
-
-
-def _go_string(lit: str) -> str:
-    if lit.startswith("`"):
-        return lit[1:-1]
-    try:
-        return json.loads(lit)
-    except ValueError:
-        raise TemplateError(f"cannot read the string {lit}") from None
-
-
-def _tokens(action: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(action):
-        if action[pos:].strip() == "":
-            break
-        m = _TOKEN.match(action, pos)
-        if m is None or m.end() == pos:
-            raise TemplateError(f"unsupported template action {{{{{action}}}}}: preview "
-                                f"understands {SUPPORTED}")
-        kind = m.lastgroup or ""
-        out.append((kind, m.group(kind)))
-        pos = m.end()
-    return out
-
-
-def _field(dot: Any, path: str, missing: str) -> Any:
-    value = dot
-    if path == ".":
-        return value
-    for name in path[1:].split("."):
-        if value is _MISSING or value is None:
-            if missing == "error":
-                raise TemplateError(f'nil data; no entry for key "{name}"')
-            return _MISSING
-        if isinstance(value, Mapping):
-            if name in value:
-                value = value[name]
-            elif missing == "error":
-                raise TemplateError(f'map has no entry for key "{name}"')
-            elif missing == "zero":
-                value = "" if isinstance(value, _StrMap) else None
-            else:
-                value = _MISSING
-        else:
-            raise TemplateError(f"can't evaluate field {name} in type {_go_type(value)}")
-    return value
-
-
-def _go_type(value: Any) -> str:
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, _StrMap):
-        return "map[string]string"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    return type(value).__name__
-
-
-def _index(item: Any, keys: list[Any]) -> Any:
-    for key in keys:
-        if item is _MISSING or item is None:
-            raise TemplateError("error calling index: index of untyped nil")
-        if not isinstance(item, Mapping):
-            raise TemplateError(f"error calling index: can't index item of type "
-                                f"{_go_type(item)}")
-        if not isinstance(key, str):
-            raise TemplateError("error calling index: value has type interface {}; should "
-                                "be string")
-        # index never applies missingkey: a missing key gives the element's zero value.
-        item = item[key] if key in item else ("" if isinstance(item, _StrMap) else None)
-    return item
-
-
-def _go_print(value: Any) -> str:
-    if value is _MISSING or value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return "map[" + " ".join(f"{k}:{_go_print(value[k])}" for k in sorted(value)) + "]"
-    return str(value)
-
-
-def _eval_action(action: str, dot: Mapping[str, Any], missing: str) -> str:
-    body = action.strip()
-    if body.startswith("/*") and body.endswith("*/"):
-        return ""
-    toks = _tokens(body)
-    if len(toks) == 1 and toks[0][0] == "field":
-        return _go_print(_field(dot, toks[0][1], missing))
-    if len(toks) >= 3 and toks[0] == ("ident", "index") and toks[1][0] == "field":
-        keys: list[Any] = []
-        for kind, text in toks[2:]:
-            if kind in ("str", "raw"):
-                keys.append(_go_string(text))
-            elif kind == "field":
-                keys.append(_field(dot, text, missing))
-            else:
-                raise TemplateError(f"unsupported template action {{{{{action}}}}}: preview "
-                                    f"understands {SUPPORTED}")
-        return _go_print(_index(_field(dot, toks[1][1], missing), keys))
-    raise TemplateError(f"unsupported template action {{{{{action}}}}}: preview understands "
-                        f"{SUPPORTED}")
-
-
-def render_go(text: str, params: Mapping[str, Any], options: Sequence[str] = ()) -> str:
-    """Render ``text`` as Go's text/template would, for the supported subset."""
-    missing = "default"
-    for opt in options:
-        if opt.startswith("missingkey="):
-            missing = {"invalid": "default"}.get(opt.split("=", 1)[1], opt.split("=", 1)[1])
-    out: list[str] = []
-    pos = 0
-    for m in _ACTION.finditer(text):
-        chunk = text[pos:m.start()]
-        if m.group(1):
-            chunk = chunk.rstrip(" \t\r\n")
-        out.append(chunk)
-        try:
-            out.append(_eval_action(m.group(2), params, missing))
-        except TemplateError as exc:
-            raise TemplateError(f"{exc} in {m.group(0)}") from None
-        pos = m.end()
-        if m.group(3):
-            rest = text[pos:]
-            pos += len(rest) - len(rest.lstrip(" \t\r\n"))
-    if "{{" in text[pos:]:
-        raise TemplateError(f"unclosed action in {text!r}")
-    out.append(text[pos:])
-    return "".join(out)
-
+# ---------------------------------------------------------------- rendering
 
 _FAST = re.compile(r"\{\{(.*?)\}\}", re.S)
 

@@ -119,8 +119,15 @@ def test_rollout_steps_and_rest():
         {"matchExpressions": [{"key": "region", "operator": "NotIn", "values": ["eu"]},
                               {"key": "wave", "operator": "In", "values": ["early"]}]}]
     labels = spec["template"]["metadata"]["labels"]
-    assert labels["wave"] == '{{index .metadata.labels "wave"}}'
-    assert labels["region"] == '{{index .metadata.labels "region"}}'
+    # nil-safe: only `index` and `if`, no field access that missingkey=error would fail for
+    # the local cluster (no `metadata`) or a Secret without labels
+    assert labels["wave"] == ('{{$m := index . "metadata"}}{{if $m}}'
+                              '{{$l := index $m "labels"}}{{if $l}}{{index $l "wave"}}'
+                              "{{end}}{{end}}")
+    assert labels["region"] == ('{{$m := index . "metadata"}}{{if $m}}'
+                                '{{$l := index $m "labels"}}{{if $l}}{{index $l "region"}}'
+                                "{{end}}{{end}}")
+    assert ".metadata" not in str(spec["template"])
     # RollingSync turns automated sync off on generated Applications; do not pretend
     assert "automated" not in spec["template"]["spec"].get("syncPolicy", {})
 
@@ -199,7 +206,9 @@ def test_missing_gitops_is_sl703():
 @pytest.mark.parametrize("name, normalized", [
     ("prod-eu-1", "prod-eu-1"), ("Prod_EU 1", "prod-eu-1"), ("a.b.c", "a.b.c"),
     ("-edge-", "edge"), ("x" * 300, "x" * 253), ("arn:aws:eks:us-east-1:1:cluster/p",
-                                                 "arn-aws-eks-us-east-1-1-cluster-p")])
+                                                 "arn-aws-eks-us-east-1-1-cluster-p"),
+    # Go's strings.ToLower maps U+0130 to "i"; Python's lower() to "i" + U+0307
+    ("\u0130stanbul", "istanbul"), ("\u0130", "i"), ("\u212aelvin", "kelvin")])
 def test_name_normalized(name, normalized):
     assert name_normalized(name) == normalized
 

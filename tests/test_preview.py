@@ -27,9 +27,10 @@ from setlist.preview import (
     RENDERERS,
     SelectorError,
     TemplateError,
+    cluster_params,
+    local_cluster_params,
     preview,
     render_go,
-    sanitize_name,
     selector_matches,
 )
 
@@ -188,19 +189,70 @@ def test_in_cluster_secret_replaces_the_local_cluster(tmp_path):
     assert sel["aeq-eq"] == ["Prod_EU.1", "prod-us-1"]
 
 
-def test_local_cluster_has_no_metadata_so_label_templates_fail(tmp_path):
-    spec = (GITOPS + 'environment fleet {\n  clusters = all\n'
+def rollout_spec(selector: str) -> str:
+    return (GITOPS + f"environment fleet {{\n  clusters = {selector}\n"
             '  rollout = [cluster.canary == "true", rest]\n}\n'
             'app shop {\n  base = "apps/shop"\n  namespace = "shop"\n  deploy = [fleet]\n}\n')
-    result = preview(compiled(tmp_path, spec), read_inventory(SIMPLE))
-    [problem] = issues(result, "template-error")
-    assert "cluster 'in-cluster'" in problem
-    assert 'map has no entry for key "metadata"' in problem
-    assert result.items[0].failed
-    # clusters with a Secret get "" for a label they lack: index ignores missingkey
-    apps = {a.cluster: a for a in result.items[0].applications}
+
+
+def test_rollout_label_of_the_local_cluster_is_empty(tmp_path):
+    # The local cluster without a Secret has no `metadata` parameter at all: the label
+    # template must not fail there (missingkey=error would fail the whole ApplicationSet).
+    result = preview(compiled(tmp_path, rollout_spec("all")),
+                     read_inventory(SIMPLE))
+    assert not issues(result, "template-error"), result.issues
+    [item] = result.items
+    assert not item.failed
+    apps = {a.cluster: a for a in item.applications}
+    assert set(apps) == {IN_CLUSTER_NAME, "bare", "dev", "prod-eu-1", "prod-us-1",
+                         "staging-eu"}
+    assert apps[IN_CLUSTER_NAME].labels["canary"] == ""
+    assert apps[IN_CLUSTER_NAME].name == "shop-fleet-in-cluster"
+    # a cluster with the label gets its value, one without it ""
     assert apps["prod-eu-1"].labels["canary"] == "true"
     assert apps["dev"].labels["canary"] == ""
+    assert "canary=true" in RENDERERS["table"](result)
+
+
+def test_rollout_label_of_a_cluster_without_labels(tmp_path):
+    # `not exists` selects clusters that have no labels of their own ("bare" only has the
+    # secret-type label every cluster Secret has)
+    result = preview(compiled(tmp_path, rollout_spec("not exists cluster.x")),
+                     read_inventory(SIMPLE))
+    assert not result.issues, result.issues
+    [item] = result.items
+    assert not item.failed
+    apps = {a.cluster: a for a in item.applications}
+    assert IN_CLUSTER_NAME not in apps
+    assert apps["bare"].labels["canary"] == ""
+    assert apps["prod-eu-1"].labels["canary"] == "true"
+
+
+def test_rollout_label_template_on_every_shape_of_parameters(tmp_path):
+    docs = compiled(tmp_path, rollout_spec("all"))
+    [appset] = [d for d in docs if d.path.endswith("shop-fleet.yaml")]
+    template = appset.content["spec"]["template"]["metadata"]["labels"]["canary"]
+    options = appset.content["spec"]["goTemplateOptions"]
+    assert options == ["missingkey=error"]
+    shapes = {
+        "local cluster": local_cluster_params(),
+        # a Secret without any label nor annotation: metadata is an empty map
+        "no labels": cluster_params(Cluster(name="a", server="https://a")),
+        # annotations only: metadata has no "labels" key
+        "annotations only": cluster_params(Cluster(name="a", server="https://a",
+                                                   annotations={"team": "x"})),
+        "other labels": cluster_params(Cluster(name="a", server="https://a",
+                                               labels={"env": "prod"})),
+    }
+    assert "metadata" not in shapes["local cluster"]
+    assert shapes["no labels"]["metadata"] == {}
+    for what, params in shapes.items():
+        assert render_go(template, params, options) == "", what
+    labelled = cluster_params(Cluster(name="a", server="https://a", labels={"canary": "true"}))
+    assert render_go(template, labelled, options) == "true"
+    # the old template failed for the local cluster
+    with pytest.raises(TemplateError, match='map has no entry for key "metadata"'):
+        render_go('{{index .metadata.labels "canary"}}', local_cluster_params(), options)
 
 
 # ---------------------------------------------------------------- exported Secrets
@@ -299,12 +351,11 @@ def test_single_secret_and_format_detection():
     ("", ""),
 ])
 def test_name_normalized(name, normalized):
-    assert sanitize_name(name) == normalized
-
-
-def test_compile_name_normalized_agrees_on_ascii():
-    for name in ("Prod_EU.1", "Edge 1 (Berlin)", "--Lab..", "a" * 300, "ümlaut"):
-        assert name_normalized(name) == sanitize_name(name)
+    # one implementation, shared with the compiler (static Applications' names)
+    assert name_normalized(name) == normalized
+    if name:
+        inv = parse_inventory(f"- {{name: {json.dumps(name)}, server: 'https://x'}}\n")
+        assert cluster_params(inv.clusters[0])["nameNormalized"] == normalized
 
 
 def test_odd_cluster_names_in_application_names():
@@ -367,22 +418,15 @@ def test_missing_key_is_a_problem_not_a_traceback():
     assert result.items[0].failed
 
 
-def test_go_template_subset():
-    params = {"name": "a", "metadata": {"labels": {"k": "v"}}}
-    assert render_go("x-{{.name}}-{{ .metadata.labels.k }}", params) == "x-a-v"
-    assert render_go('{{index .metadata.labels "k"}}', params) == "v"
-    # index ignores missingkey: the zero value (nil for a map[string]interface{}, printed
-    # "<no value>"; "" for the map[string]string of real cluster labels)
-    assert render_go('{{index .metadata.labels "zz"}}', params,
-                     ["missingkey=error"]) == "<no value>"
-    assert render_go("a {{- .name -}} b", params) == "aab"
-    assert render_go("{{.nope}}", params) == "<no value>"
-    with pytest.raises(TemplateError, match='no entry for key "nope"'):
-        render_go("{{.nope}}", params, ["missingkey=error"])
-    with pytest.raises(TemplateError, match="unsupported"):
-        render_go("{{ .name | upper }}", params)
-    with pytest.raises(TemplateError, match="can't evaluate field x in type string"):
-        render_go("{{.name.x}}", params)
+def test_template_errors_are_issues_not_tracebacks():
+    gen = [{"clusters": {"selector": {"matchLabels": {"env": "dev"}}}}]
+    for text, message in [("{{ .name | upper }}", "unsupported function 'upper'"),
+                          ("{{if .name}}x", "has no {{end}}"),
+                          ("{{range .metadata}}{{end}}", "unsupported")]:
+        result = preview([appset_doc({"t": text}, gen)], read_inventory(SIMPLE))
+        [problem] = issues(result, "template-error")
+        assert message in problem, problem
+        assert result.items[0].failed
 
 
 # ---------------------------------------------------------------- static clusters, output

@@ -7,6 +7,7 @@ files read like hand-written ones.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -23,13 +24,33 @@ from .documents import (
 
 API_VERSION = "argoproj.io/v1alpha1"
 _INVALID_NAME_CHARS = re.compile(r"[^-a-z0-9.]")
+# Go's strings.ToLower uses simple case mappings, Python's str.lower full ones. Once every
+# character outside [-a-z0-9.] is replaced by '-', they differ only for U+0130 ('İ'): its full
+# lower case is two characters ("i" + combining dot above), its simple one "i".
+_GO_LOWER = {0x130: "i"}
 
 
 def name_normalized(name: str) -> str:
-    """Argo CD's ``nameNormalized`` of a cluster name: lower case, characters other than
-    letters, digits, '-' and '.' replaced by '-', at most 253 characters, no leading or
-    trailing '-' or '.'."""
-    return _INVALID_NAME_CHARS.sub("-", name.lower())[:253].strip("-.")
+    """Argo CD's ``nameNormalized`` of a cluster name (``utils.SanitizeName``): lower case as
+    Go's strings.ToLower, every character other than a-z, 0-9, '-' and '.' replaced by '-',
+    cut to 253 characters, then '-' and '.' trimmed from both ends."""
+    lowered = name.translate(_GO_LOWER).lower()
+    return _INVALID_NAME_CHARS.sub("-", lowered)[:253].strip("-.")
+
+
+def cluster_label_template(key: str) -> str:
+    """A Go template giving the value of the cluster label ``key``, or "" when the cluster
+    has no such label, whatever its parameters hold.
+
+    Only ``index`` and ``if``, never field access: the local cluster without a Secret has no
+    ``metadata`` parameter and a Secret has no ``metadata.labels`` when it has no labels, so
+    ``.metadata.labels`` fails with missingkey=error and fails the whole ApplicationSet.
+    ``index`` of a missing key gives the zero value (nil, or "" in the ``map[string]string``
+    of labels) and ignores missingkey; ``if`` is false for nil and empty maps.
+    """
+    quoted = json.dumps(key, ensure_ascii=False)  # a valid Go string literal too
+    return ('{{$m := index . "metadata"}}{{if $m}}{{$l := index $m "labels"}}'
+            f"{{{{if $l}}}}{{{{index $l {quoted}}}}}{{{{end}}}}{{{{end}}}}")
 
 
 def _metadata(name: str, namespace: str, labels: dict[str, str],
@@ -84,10 +105,13 @@ def application_set(app: s.App, env: s.Environment, gitops: s.GitOps, overlay_di
     template_labels[LABEL_CLUSTER] = "{{.nameNormalized}}"
     if steps is not None:
         # RollingSync selects Applications by their labels: copy the cluster labels the
-        # steps test. `index` gives "" for a cluster without the label (missingkey=error
-        # only applies to field access), which In/NotIn treat like a missing label.
+        # steps test. A cluster without the label, without any label or without a Secret
+        # (the local cluster: no `metadata` parameter at all) gets "", which In/NotIn treat
+        # like a missing label; the template only uses `index` and `if`, because field
+        # access such as `.metadata.labels` fails there under missingkey=error and with it
+        # the whole ApplicationSet.
         for key in sorted(steps[1]):
-            template_labels[key] = f'{{{{index .metadata.labels "{key}"}}}}'
+            template_labels[key] = cluster_label_template(key)
     spec: dict[str, Any] = {
         "goTemplate": True,
         "goTemplateOptions": ["missingkey=error"],
