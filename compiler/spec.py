@@ -100,8 +100,8 @@ class Registry(SpecNode):
 
 class Strategy(SpecNode):
     kind: Literal["semver", "newest_build", "alphabetical", "digest"]
-    # semver: the Masterminds constraint; None takes every version tag, pre-releases included,
-    # as Image Updater does when an image has no constraint.
+    # semver: the Masterminds constraint; None means '*' — every release, no pre-releases —
+    # as Image Updater (v1.3.0 and later) does when an image has no constraint.
     constraint: str | None = None
     tag: str | None = None         # digest
 

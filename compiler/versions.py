@@ -523,8 +523,9 @@ def parse_constraint(text: str) -> Constraint:
 def newest(tags: Iterable[str], constraint: Constraint | None) -> str | None:
     """The tag the updater's semver strategy would pick.
 
-    Tags that are not versions are skipped. With no constraint every version qualifies,
-    pre-releases included, as in the updater when no constraint is configured. Equal
+    Tags that are not versions are skipped. With ``None`` every version qualifies,
+    pre-releases included (Image Updater up to v1.2.x without a constraint; v1.3.0 and later
+    use '*', which ``setlist.strategies.choose`` applies by default). Equal
     versions (``v1.2.3`` and ``1.2.3``, or differing build metadata) are broken by the
     lexically greatest tag so the result never depends on registry listing order.
     """

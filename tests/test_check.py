@@ -61,7 +61,7 @@ def test_approval_gate_with_or_without_parentheses():
     assert [d[0] for d in diags] == ["SL304"]
 
 
-def test_default_strategy_takes_every_version_like_image_updater():
+def test_default_strategy_is_semver_without_a_constraint_like_image_updater():
     project, diags = check('image api { repository = "ghcr.io/x/api" }\n'
                            'image web { repository = "ghcr.io/x/web"; strategy = semver() }\n')
     assert diags == []
