@@ -105,8 +105,29 @@ _FLAGS_RE = re.compile(r"\(\?([A-Za-z-]+)[:)]")
 
 
 def check_regex(text: str) -> ValueProblem | None:
-    """Python accepts constructs that Go's RE2 rejects, so a pattern that compiles here is
-    also screened for them; the image updater would otherwise fail at runtime."""
+    """A tag filter must be valid RE2 (what the image updater runs) that Setlist can
+    evaluate the same way. Valid RE2 that Python spells differently (\\z, \\Q…\\E,
+    (?<name>, \\x{…}, flags in mid-pattern) passes: tag selection translates it."""
+    from .strategies import TagPatternError, translate_regex
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(translate_regex(text), re.ASCII)
+    except (TagPatternError, re.error) as first:
+        problem = _regex_problem(text)  # the precise message, position and fix, when known
+        if problem is not None and not (isinstance(first, TagPatternError)
+                                        and "bad escape" in problem.message):
+            return problem
+        return _P(f"'{text}' cannot be used as a tag filter: {first}",
+                  "rewrite it with the common RE2 subset: classes, groups, '|' and "
+                  "quantifiers")
+    return _re2_screen(text)
+
+
+def _regex_problem(text: str) -> ValueProblem | None:
+    """Python's own reading of the pattern first (its messages point at the character),
+    then the screen for what Python accepts and RE2 rejects."""
     try:
         with warnings.catch_warnings():  # Python's "possible nested set" is not our concern
             warnings.simplefilter("ignore", FutureWarning)
@@ -114,6 +135,12 @@ def check_regex(text: str) -> ValueProblem | None:
     except re.error as err:
         return _P(f"'{text}' is not a valid regular expression: {err.msg}.",
                   _regex_error_hint(err.msg), err.pos)
+    return _re2_screen(text)
+
+
+def _re2_screen(text: str) -> ValueProblem | None:
+    """Constructs Python's re accepts but Go's RE2 rejects; the image updater would
+    otherwise fail at runtime."""
     where = f"The regular expression '{text}' uses"
     i = 0
     while i < len(text):

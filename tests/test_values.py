@@ -23,6 +23,12 @@ VALID: list[tuple[Check, str]] = [
     (V.check_regex, r"[(?=]x"),  # lookahead syntax inside a class is just characters
     (V.check_regex, r"\(?=x"),
     (V.check_regex, r"a+?b*?c{2,3}?"),
+    # valid RE2 that Python spells differently: tag selection translates it
+    (V.check_regex, r"^v\d+\z"),
+    (V.check_regex, r"^\Qv1.2\E-"),
+    (V.check_regex, r"^(?<major>\d+)\."),
+    (V.check_regex, r"\x{76}\d"),
+    (V.check_regex, r"^rc(?i)-BETA"),
     (V.check_regex, r"(?i)^v(?s:.)(?-m:x)$"),
     (V.check_glob, "*-debug"),
     (V.check_glob, "v1.*"),
