@@ -141,6 +141,13 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
     entries: dict[str, dict[str, str]] = {}
     produced: set[str] = set()
     for doc in documents:
+        if doc.path in produced:
+            # Two documents for one file (e.g. app "a" in env "b-c" and app "a-b" in env
+            # "c" both give a-b-c.yaml): writing both would lose one, so write neither.
+            plan.problems.append(Problem(
+                doc.path, "more than one generated document would be written to this file",
+                "rename an app or environment so that their names do not collide"))
+            continue
         produced.add(doc.path)
         target = _inside(root, doc.path)
         old = _read(target)
@@ -170,7 +177,10 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
         old = _read(target)
         if old is None:
             continue
-        if sha256(old) != manifest[path]["sha256"] and not force:
+        # An overlay marked "edited" holds the user's own changes (patches and the like)
+        # even when its bytes are what setlist last wrote: only its images: are setlist's.
+        edited = manifest[path].get("edited") == "true"
+        if (edited or sha256(old) != manifest[path]["sha256"]) and not force:
             what = "overlay" if manifest[path]["owner"] == "user" else "generated file"
             plan.problems.append(Problem(
                 path, f"is a stale {what} (the spec no longer produces it) but was edited "
@@ -220,28 +230,88 @@ def _overlay_bytes(doc: Document, old: bytes | None, recorded: dict[str, str] | 
 
 
 def update_overlay_images(text: bytes, images: list | None) -> bytes:
-    """Replace only `images:` of a user's kustomization, keeping everything else."""
+    """Replace only `images:` of a user's kustomization, keeping every other byte.
+
+    The file is parsed (ruamel.yaml, round-trip) to find the lines of its top-level
+    `images:` entry, which are replaced by the emitter's rendering of the new list (removed
+    when there is none, appended when the file has none), so comments, order, indentation
+    and quoting elsewhere stay exactly as written. Dumping the whole document instead would
+    re-indent every sequence and lose the comments ruamel attaches to the old list's last
+    item (a comment above the key that follows `images:`). Only a layout the splice cannot
+    handle (a flow-style top level) falls back to such a dump.
+    """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        source = text.decode("utf-8")
+        data = yaml.load(source)
+    except (YAMLError, UnicodeDecodeError) as exc:
+        raise WriteError(f"is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not hasattr(data, "keys"):
+        raise WriteError("is not a Kustomization (its top level is not a mapping)")
+    if images and data.get("images") == images:
+        return text
+    if not images and "images" not in data:
+        return text
+    spliced = _splice_images(source, data, images)
+    if spliced is not None:
+        return spliced.encode("utf-8")
+    return _dump_with_images(data, images)
+
+
+def _splice_images(source: str, data, images: list | None) -> str | None:
+    """``source`` with the lines of its top-level `images:` entry replaced; None when the
+    result would not read back as ``data`` with only `images` changed."""
+    from ruamel.yaml import YAML
+
+    from .emit import dump
+
+    lines = source.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    block = dump([{"images": images}]).replace("\n", newline) if images else ""
+    keys = list(data.keys())
+    if "images" in data:
+        start, column = data.lc.key("images")
+        index = keys.index("images")
+        if column != 0 or any(data.lc.key(k)[1] != 0 for k in keys):
+            return None
+        end = data.lc.key(keys[index + 1])[0] if index + 1 < len(keys) else len(lines)
+        # Blank lines, comments at the margin and document markers after the list belong
+        # to what follows it.
+        while end - 1 > start and (not lines[end - 1].strip() or
+                                   lines[end - 1].startswith(("#", "---", "..."))):
+            end -= 1
+        result = "".join(lines[:start]) + block + "".join(lines[end:])
+    else:
+        if not source.endswith("\n"):
+            source += newline
+        result = source + block
+    try:
+        check = YAML(typ="rt").load(result)
+    except Exception:  # any doubt means: do not splice
+        return None
+    expected = {k: v for k, v in data.items() if k != "images"}
+    if not hasattr(check, "keys") or \
+            {k: v for k, v in check.items() if k != "images"} != expected or \
+            (check.get("images") or None) != (images or None):
+        return None
+    return result
+
+
+def _dump_with_images(data, images: list | None) -> bytes:
+    """The whole document dumped again (round-trip) with ``images`` set: the fallback."""
+    from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=2, offset=0)
     yaml.width = 4096
-    try:
-        data = yaml.load(text.decode("utf-8"))
-    except (YAMLError, UnicodeDecodeError) as exc:
-        raise WriteError(f"is not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not hasattr(data, "keys"):
-        raise WriteError("is not a Kustomization (its top level is not a mapping)")
     if images:
-        if data.get("images") == images:
-            return text
         data["images"] = [_quoted_like_emitter(item) for item in images]
-    elif "images" in data:
-        del data["images"]
     else:
-        return text
+        del data["images"]
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue().encode("utf-8")
@@ -272,11 +342,13 @@ def apply(plan: WritePlan, root: Path,
         raise WriteError("refusing to write: " + "; ".join(p.path for p in plan.problems))
     if not plan.changes:
         return
+    # The output folder and its missing parents are created too, and removed again (when
+    # empty) on failure, so that a failed first write leaves no trace either.
+    created_dirs: list[Path] = [p for p in reversed((root, *root.parents)) if not p.exists()]
     root.mkdir(parents=True, exist_ok=True)
     backup_dir = Path(tempfile.mkdtemp(prefix=".setlist-backup-", dir=root))
     staged: dict[Path, Path] = {}   # target -> staged temp file
     done: list[list] = []           # [target, backup or None, new file placed?]
-    created_dirs: list[Path] = []
     try:
         for change in plan.changes:
             if change.new is None:
@@ -312,9 +384,9 @@ def apply(plan: WritePlan, root: Path,
                 os.replace(backup, target)
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
+        shutil.rmtree(backup_dir, ignore_errors=True)
         for folder in reversed(created_dirs):
             _remove_if_empty(folder)
-        shutil.rmtree(backup_dir, ignore_errors=True)
         raise
     shutil.rmtree(backup_dir, ignore_errors=True)
     for change in plan.changes:

@@ -34,3 +34,11 @@ def without_spans(value):
     if isinstance(value, (list, tuple)):
         return [without_spans(v) for v in value]
     return value
+
+
+def unavailable(reason: str) -> None:
+    """A test needs something this machine lacks (a tool, ../shared): in CI that is a
+    failure, because CI must run every test; elsewhere the test is skipped with the reason."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must run this test)", pytrace=False)
+    pytest.skip(reason)
