@@ -99,6 +99,12 @@ An imported module is never referred to. Remove the import or use one of its dec
     _c("SL208", "constant cycle", """
 Constants refer to each other in a cycle, so none of them has a value.
 """),
+    _c("SL209", "generated names collide", """
+Every generated document is named `<app>-<env>` (the ApplicationSet or Application, its
+file, its overlay). Two different app and environment pairs can spell the same name — app
+`shop` in `prod-eu` and app `shop-prod` in `eu` are both `shop-prod-eu` — and one would
+overwrite the other. Rename one of the apps or environments.
+"""),
     # ---- blocks, fields, types ----------------------------------------------------------
     _c("SL300", "unknown field", """
 The block does not have a field of this name. The hint suggests the closest known field

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from .compile.documents import Document
+from .project import gc_paused
 
 MANIFEST = ".setlist/manifest.json"
 MANIFEST_VERSION = 1
@@ -85,19 +86,38 @@ def render(doc: Document) -> bytes:
 # ---------------------------------------------------------------- planning
 
 
-def _inside(root: Path, rel: str) -> Path:
-    """The path of ``rel`` below ``root``; refuses anything that would leave the tree."""
+def _inside(root: Path, rel: str, folders: dict[str, Path] | None = None) -> Path:
+    """The path of ``rel`` below ``root``; refuses anything that would leave the tree.
+
+    ``folders`` remembers resolved folders for one planning or applying pass, so that
+    each distinct folder costs one lstat instead of resolving every path from the root.
+    """
     if rel.startswith("/") or ".." in rel.split("/"):
         raise WriteError(f"{rel}: refusing a path outside the output folder")
     target = root / rel
-    resolved_root = root.resolve()
-    parent = target.parent.resolve()
-    if parent != resolved_root and resolved_root not in parent.parents:
+    folders = {} if folders is None else folders
+    resolved_root = _resolved(root, "", folders)
+    parent = _resolved(root, posixpath.dirname(rel), folders)
+    if not parent.is_relative_to(resolved_root):
         raise WriteError(f"{rel}: its folder leads outside the output folder "
                          f"(through a symbolic link)")
     if target.is_symlink():
         raise WriteError(f"{rel}: is a symbolic link; refusing to write through it")
     return target
+
+
+def _resolved(root: Path, folder: str, cache: dict[str, Path]) -> Path:
+    """``(root / folder).resolve()``, built from the resolved parent folder (cached)."""
+    real = cache.get(folder)
+    if real is None:
+        if not folder:
+            real = root.resolve()
+        else:
+            head, _, name = folder.rpartition("/")
+            path = root / folder
+            real = path.resolve() if path.is_symlink() else _resolved(root, head, cache) / name
+        cache[folder] = real
+    return real
 
 
 def _read(path: Path) -> bytes | None:
@@ -133,6 +153,7 @@ def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
     return (json.dumps(body, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
+@gc_paused()
 def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = False,
                 manifest_rel: str = MANIFEST) -> WritePlan:
     """What writing ``documents`` below ``root`` would change, without changing anything."""
@@ -140,6 +161,7 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
     manifest = read_manifest(root, manifest_rel)
     entries: dict[str, dict[str, str]] = {}
     produced: set[str] = set()
+    folders: dict[str, Path] = {}
     for doc in documents:
         if doc.path in produced:
             # Two documents for one file (e.g. app "a" in env "b-c" and app "a-b" in env
@@ -149,7 +171,7 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
                 "rename an app or environment so that their names do not collide"))
             continue
         produced.add(doc.path)
-        target = _inside(root, doc.path)
+        target = _inside(root, doc.path, folders)
         old = _read(target)
         recorded = manifest.get(doc.path)
         pristine = True
@@ -173,7 +195,7 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
             entries[doc.path]["edited"] = "true"
         _record(plan, doc.path, old, new)
     for path in sorted(set(manifest) - produced):
-        target = _inside(root, path)
+        target = _inside(root, path, folders)
         old = _read(target)
         if old is None:
             continue
@@ -331,6 +353,7 @@ def _quoted_like_emitter(item: dict) -> dict:
 # ---------------------------------------------------------------- applying
 
 
+@gc_paused()
 def apply(plan: WritePlan, root: Path,
           on_step: Callable[[int], None] | None = None) -> None:
     """Apply every change or none: stage new files, swap them in, roll back on failure.
@@ -349,23 +372,33 @@ def apply(plan: WritePlan, root: Path,
     backup_dir = Path(tempfile.mkdtemp(prefix=".setlist-backup-", dir=root))
     staged: dict[Path, Path] = {}   # target -> staged temp file
     done: list[list] = []           # [target, backup or None, new file placed?]
+    folders: dict[str, Path] = {}   # resolved folders, for _inside
+    known: set[Path] = {root}       # folders that exist (or were created here)
     try:
         for change in plan.changes:
             if change.new is None:
                 continue
-            target = _inside(root, change.path)
-            for parent in reversed(target.parents):
-                if parent != root and root in parent.parents and not parent.exists():
-                    parent.mkdir()
-                    created_dirs.append(parent)
+            target = _inside(root, change.path, folders)
+            folder, missing = target.parent, []
+            while folder not in known and not folder.exists():
+                missing.append(folder)
+                folder = folder.parent
+            known.add(folder)
+            for parent in reversed(missing):
+                parent.mkdir()
+                created_dirs.append(parent)
+                known.add(parent)
             fd, tmp = tempfile.mkstemp(prefix=".setlist-", dir=target.parent)
             with os.fdopen(fd, "wb") as f:
                 f.write(change.new)
-                f.flush()
-                os.fsync(f.fileno())
+                if not _SYNC_ONCE:
+                    f.flush()
+                    os.fsync(f.fileno())
             staged[target] = Path(tmp)
+        if _SYNC_ONCE and staged:
+            os.sync()  # every staged file is on disk before the first one is swapped in
         for index, change in enumerate(plan.changes):
-            target = _inside(root, change.path)
+            target = _inside(root, change.path, folders)
             step = [target, None, False]
             done.append(step)
             if target.exists():
@@ -391,7 +424,13 @@ def apply(plan: WritePlan, root: Path,
     shutil.rmtree(backup_dir, ignore_errors=True)
     for change in plan.changes:
         if change.action == "delete":
-            _prune_empty_parents(_inside(root, change.path).parent, root)
+            _prune_empty_parents(_inside(root, change.path, folders).parent, root)
+
+
+# Staged files must be on disk before they replace the old ones. One sync() after staging
+# gives that for every file at once; fsync() per file costs a disk flush each (seconds for
+# thousands of files). Without os.sync (Windows), each staged file is fsync'ed.
+_SYNC_ONCE = hasattr(os, "sync")
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -72,7 +72,7 @@ def test_applicationset_for_a_selector():
             {"key": "region", "operator": "In", "values": ["eu", "us"]},
             {"key": "tier", "operator": "NotIn", "values": ["x"]}]}}}]
     template = spec["template"]
-    assert template["metadata"]["name"] == "api-e-{{.nameNormalized}}"
+    assert template["metadata"]["name"] == "api-e.{{.nameNormalized}}"
     assert template["metadata"]["labels"]["setlist.dev/cluster"] == "{{.nameNormalized}}"
     assert template["spec"]["destination"] == {"server": "{{.server}}", "namespace": "api"}
     assert template["spec"]["source"] == {"repoURL": "https://git.example.com/ops",
@@ -136,7 +136,7 @@ def test_static_clusters_become_applications():
     _, docs = compiled(app_env(
         'environment e { clusters = ["prod-eu", "https://10.1.2.3:6443"] }'))
     apps = docs["argocd/applications/api-e.yaml"].documents
-    assert [a["metadata"]["name"] for a in apps] == ["api-e-prod-eu", "api-e-10.1.2.3-6443"]
+    assert [a["metadata"]["name"] for a in apps] == ["api-e.prod-eu", "api-e.10.1.2.3-6443"]
     assert [a["spec"]["destination"] for a in apps] == [
         {"name": "prod-eu", "namespace": "api"},
         {"server": "https://10.1.2.3:6443", "namespace": "api"}]
@@ -157,7 +157,7 @@ def test_app_project_with_destinations_and_freeze_windows():
     assert spec["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
     assert spec["syncWindows"] == [{
         "kind": "deny", "schedule": "0 16 * * 5", "duration": "64h",
-        "timeZone": "Europe/Berlin", "applications": ["api-e", "api-e-*"],
+        "timeZone": "Europe/Berlin", "applications": ["api-e", "api-e.*"],
         "manualSync": False, "description": "freeze of environment e"}]
 
 

@@ -50,22 +50,16 @@ app shop { base = "apps/shop/base"; namespace = "shop"; deploy = [prod, prod-eu]
 """
 
 
-@pytest.mark.xfail(strict=True, reason="compile/argocd: `<app>-<env>` names collide (app "
-                   "shop in env prod-eu, app shop-prod in env eu) and nothing reports it")
 def test_colliding_names_are_reported():
     from setlist.project import load
 
     text = COLLIDING + 'app shop-prod { base = "apps/sp/base"; namespace = "sp"; deploy = eu }\n'
     project = load((), overrides={"t.setlist": text})
-    assert project.ok
-    result = project.compile()
-    paths = [d.path for d in result.documents]
-    assert not result.ok or len(paths) == len(set(paths)), \
-        "two documents for argocd/applicationsets/shop-prod-eu.yaml and no error"
+    assert [(d.code, d.message) for d in project.errors] == [
+        ("SL209", "app 'shop-prod' in 'eu' and app 'shop' in 'prod-eu' would both be named "
+                  "'shop-prod-eu'")]
 
 
-@pytest.mark.xfail(strict=True, reason="compile/argocd app_project: the freeze window of env "
-                   "prod (`shop-prod-*`) also matches the Applications of env prod-eu")
 def test_a_freeze_covers_only_its_own_environment():
     from fnmatch import fnmatchcase
 

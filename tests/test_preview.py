@@ -171,7 +171,7 @@ def test_local_cluster_only_with_the_empty_selector(tmp_path):
     assert IN_CLUSTER_NAME not in sel["ane-ne"]
     local = next(a for i in result.items for a in i.applications
                  if a.cluster == IN_CLUSTER_NAME)
-    assert local.name == "aevery-every-in-cluster"
+    assert local.name == "aevery-every.in-cluster"
     assert local.server == IN_CLUSTER_SERVER
 
 
@@ -207,7 +207,7 @@ def test_rollout_label_of_the_local_cluster_is_empty(tmp_path):
     assert set(apps) == {IN_CLUSTER_NAME, "bare", "dev", "prod-eu-1", "prod-us-1",
                          "staging-eu"}
     assert apps[IN_CLUSTER_NAME].labels["canary"] == ""
-    assert apps[IN_CLUSTER_NAME].name == "shop-fleet-in-cluster"
+    assert apps[IN_CLUSTER_NAME].name == "shop-fleet.in-cluster"
     # a cluster with the label gets its value, one without it ""
     assert apps["prod-eu-1"].labels["canary"] == "true"
     assert apps["dev"].labels["canary"] == ""
@@ -275,7 +275,7 @@ def test_exported_secret_list(tmp_path):
     result = preview(docs, inv)
     [item] = result.items
     names = sorted(a.name for a in item.applications)
-    assert names == ["aeq-eq-prod-eu.1", "aeq-eq-prod-us-1"]
+    assert names == ["aeq-eq.prod-eu.1", "aeq-eq.prod-us-1"]
     eu_app = next(a for a in item.applications if a.cluster == "Prod_EU.1")
     assert eu_app.labels["setlist.dev/cluster"] == "prod-eu.1"
     assert eu_app.namespace == "a" and eu_app.path == "apps/aeq/overlays/eq"
@@ -309,7 +309,7 @@ def test_manifests_string_data_and_skipped_secrets(tmp_path):
     sel = selected(result)
     assert sel["aedge-edge"] == ["Edge 1 (Berlin)", "edge-2"]
     assert sel["aevery-every"] == ["Edge 1 (Berlin)", "edge-2", IN_CLUSTER_NAME]
-    assert "aedge-edge-edge-1--berlin" in {a.name for i in result.items
+    assert "aedge-edge.edge-1--berlin" in {a.name for i in result.items
                                            for a in i.applications}
 
 
@@ -452,8 +452,8 @@ def test_filters_and_deterministic_output():
     inv = read_inventory(SIMPLE)
     result = preview(docs, inv, app="shop", env="prod")
     assert [i.name for i in result.items] == ["shop-prod"]
-    assert [a.name for a in result.items[0].applications] == ["shop-prod-prod-eu-1",
-                                                             "shop-prod-prod-us-1"]
+    assert [a.name for a in result.items[0].applications] == ["shop-prod.prod-eu-1",
+                                                             "shop-prod.prod-us-1"]
     again = preview(compiled(EXAMPLES / "quickstart"), read_inventory(SIMPLE),
                     app="shop", env="prod")
     for render in RENDERERS.values():
@@ -463,7 +463,7 @@ def test_filters_and_deterministic_output():
     assert list(app) == ["name", "cluster", "server", "namespace", "project", "path", "labels"]
     assert app["labels"]["setlist.dev/cluster"] == "prod-eu-1"
     table = RENDERERS["table"](result)
-    assert "shop-prod-prod-eu-1" in table and "canary=true" in table
+    assert "shop-prod.prod-eu-1" in table and "canary=true" in table
 
 
 def test_cluster_objects_hold_no_config():
@@ -483,7 +483,7 @@ def test_cli_table():
     proc = run("examples/quickstart", "--clusters", str(SIMPLE))
     assert proc.returncode == 0, proc.stderr
     assert "ApplicationSet shop-prod" in proc.stdout
-    assert "shop-prod-prod-eu-1" in proc.stdout
+    assert "shop-prod.prod-eu-1" in proc.stdout
     assert "warning:" not in proc.stdout
 
 

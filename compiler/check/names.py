@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from .. import model as m
 from .. import spec as s
 from .. import values as v
+from ..diagnostics import Related
 from .context import KINDS, Context
 from .evaluate import Evaluator
 
@@ -33,6 +34,7 @@ def check_kubernetes_names(ctx: Context, spec: s.Spec) -> None:
                       f"{kind} name '{entity.name}' cannot be used in Kubernetes names: "
                       f"{problem.message}", problem.hint or "")
     envs = {e.name for e in spec.environments if not v.check_dns1123_label(e.name)}
+    _check_collisions(ctx, spec, envs)
     for app in spec.apps:
         if v.check_dns1123_label(app.name):
             continue
@@ -44,6 +46,27 @@ def check_kubernetes_names(ctx: Context, spec: s.Spec) -> None:
                           f"the generated name '{name}' is {len(name)} characters long; "
                           f"Kubernetes allows {MAX_NAME}",
                           "shorten the app or the environment name")
+
+
+def _check_collisions(ctx: Context, spec: s.Spec, envs: set[str]) -> None:
+    """`<app>-<env>` names every generated document; two pairs must not spell the same."""
+    seen: dict[str, tuple[str, str]] = {}
+    for app in spec.apps:
+        for env in app.deploy:
+            if env not in envs:
+                continue
+            name = f"{app.name}-{env}"
+            first = seen.setdefault(name, (app.name, env))
+            if first != (app.name, env):
+                decl = ctx_decl(ctx, "app", app.name)
+                other = ctx_decl(ctx, "app", first[0])
+                related = (Related(span=other.name_span or other.span,
+                                   message=f"app '{first[0]}' in '{first[1]}' is also "
+                                           f"'{name}'"),) if other is not None else ()
+                ctx.error(decl.name_span if decl and decl.name_span else app.span, "SL209",
+                          f"app '{app.name}' in '{env}' and app '{first[0]}' in '{first[1]}' "
+                          f"would both be named '{name}'",
+                          "rename one of the apps or environments", related=related)
 
 
 def ctx_decl(ctx: Context, kind: str, name: str):

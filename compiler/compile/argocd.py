@@ -135,7 +135,7 @@ def application_set(app: s.App, env: s.Environment, gitops: s.GitOps, overlay_di
     if policy:
         template_spec["syncPolicy"] = policy
     spec["template"] = {
-        "metadata": _metadata(f"{name}-{{{{.nameNormalized}}}}", gitops.namespace,
+        "metadata": _metadata(f"{name}.{{{{.nameNormalized}}}}", gitops.namespace,
                               template_labels, dict(app.annotations), [FINALIZER]),
         "spec": template_spec,
     }
@@ -154,7 +154,7 @@ def applications(app: s.App, env: s.Environment, gitops: s.GitOps,
     for cluster in env.static_clusters:
         target = cluster.name or cluster.server or ""
         suffix = name_normalized(cluster.name or re.sub(r"^https?://", "", target))
-        name = f"{app.name}-{env.name}" if single else f"{app.name}-{env.name}-{suffix}"
+        name = f"{app.name}-{env.name}" if single else f"{app.name}-{env.name}.{suffix}"
         labels = _labels(app, env)
         labels[LABEL_CLUSTER] = suffix
         destination = {"name": cluster.name} if cluster.name else {"server": cluster.server}
@@ -189,7 +189,9 @@ def app_project(project: str, apps: list[s.App], envs: dict[str, s.Environment],
     for env in sorted({envs[e] for a in apps for e in a.deploy if envs[e].freezes},
                       key=lambda e: e.name):
         targets = sorted({f"{a.name}-{env.name}" for a in apps if env.name in a.deploy})
-        patterns = sorted({p for t in targets for p in (t, f"{t}-*")})
+        # `<app>-<env>.<cluster>`: app and environment names hold no '.', so `shop-prod.*`
+        # cannot match the Applications of another environment such as prod-eu.
+        patterns = sorted({p for t in targets for p in (t, f"{t}.*")})
         for freeze in env.freezes:
             windows.append({"kind": "deny", "schedule": freeze.cron,
                             "duration": go_duration(freeze.duration_seconds),
