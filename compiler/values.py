@@ -108,7 +108,7 @@ def check_regex(text: str) -> ValueProblem | None:
     """A tag filter must be valid RE2 (what the image updater runs) that Setlist can
     evaluate the same way. Valid RE2 that Python spells differently (\\z, \\Q…\\E,
     (?<name>, \\x{…}, flags in mid-pattern) passes: tag selection translates it."""
-    from .strategies import TagPatternError, translate_regex
+    from .tagmatch import TagPatternError, translate_regex
 
     try:
         with warnings.catch_warnings():
