@@ -15,6 +15,7 @@ target first and then renames them into place, restoring the old files if any st
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -148,9 +149,16 @@ def read_manifest(root: Path, manifest_rel: str = MANIFEST) -> dict[str, dict[st
 
 
 def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
-    body = {"version": MANIFEST_VERSION, "generator": "setlist",
-            "files": {k: entries[k] for k in sorted(entries)}}
-    return (json.dumps(body, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    """JSON with one file per line (short diffs in review); built by hand because the
+    indenting encoder is pure Python and slow for tens of thousands of entries."""
+    dumps = json.dumps
+    lines = [f"    {dumps(k)}: {dumps(entries[k], separators=(', ', ': '))}"
+             for k in sorted(entries)]
+    body = ",\n".join(lines)
+    return (f'{{\n  "version": {MANIFEST_VERSION},\n  "generator": "setlist",\n'
+            f'  "files": {{\n{body}\n  }}\n}}\n' if lines else
+            f'{{\n  "version": {MANIFEST_VERSION},\n  "generator": "setlist",\n'
+            f'  "files": {{}}\n}}\n').encode("utf-8")
 
 
 @gc_paused()
@@ -358,8 +366,12 @@ def apply(plan: WritePlan, root: Path,
           on_step: Callable[[int], None] | None = None) -> None:
     """Apply every change or none: stage new files, swap them in, roll back on failure.
 
-    ``on_step`` is called after each file is swapped in (with its index); an exception from
-    it rolls everything back like any other failure, which is how the tests prove that.
+    Files for folders that already exist are staged next to their targets and renamed over
+    them one by one. Files for folders that do not exist yet (all of them, on a first
+    compile) are staged as whole folder trees in a work folder and moved into place with
+    one rename per new top folder. ``on_step`` is called after each change is in place
+    (with its index); an exception from it rolls everything back like any other failure,
+    which is how the tests prove that.
     """
     if plan.problems:
         raise WriteError("refusing to write: " + "; ".join(p.path for p in plan.problems))
@@ -369,44 +381,67 @@ def apply(plan: WritePlan, root: Path,
     # empty) on failure, so that a failed first write leaves no trace either.
     created_dirs: list[Path] = [p for p in reversed((root, *root.parents)) if not p.exists()]
     root.mkdir(parents=True, exist_ok=True)
-    backup_dir = Path(tempfile.mkdtemp(prefix=".setlist-backup-", dir=root))
-    staged: dict[Path, Path] = {}   # target -> staged temp file
-    done: list[list] = []           # [target, backup or None, new file placed?]
-    folders: dict[str, Path] = {}   # resolved folders, for _inside
-    known: set[Path] = {root}       # folders that exist (or were created here)
+    work = Path(tempfile.mkdtemp(prefix=".setlist-work-", dir=root))
+    fresh = os.path.join(work, "new")   # trees of folders that do not exist yet
+    backups = work / "old"
+    backups.mkdir()
+    folders: dict[str, Path] = {}       # resolved folders, for _inside
+    missing_top: dict[str, str | None] = {"": None}
+    made: set[str] = set()               # folders made below `fresh`
+    items: list[tuple[Change, Path, str | None, str | None]] = []
+    done: list[list] = []                # [target, backup or None, file placed?]
+    moved: list[str] = []                # new top folders moved into place
+
+    def top_missing(folder: str) -> str | None:
+        """The outermost folder of ``folder`` (relative) that does not exist yet."""
+        if folder not in missing_top:
+            up = top_missing(posixpath.dirname(folder))
+            missing_top[folder] = up if up is not None else (
+                None if os.path.isdir(os.path.join(root, folder)) else folder)
+        return missing_top[folder]
+
     try:
         for change in plan.changes:
-            if change.new is None:
-                continue
             target = _inside(root, change.path, folders)
-            folder, missing = target.parent, []
-            while folder not in known and not folder.exists():
-                missing.append(folder)
-                folder = folder.parent
-            known.add(folder)
-            for parent in reversed(missing):
-                parent.mkdir()
-                created_dirs.append(parent)
-                known.add(parent)
-            fd, tmp = tempfile.mkstemp(prefix=".setlist-", dir=target.parent)
-            with os.fdopen(fd, "wb") as f:
+            if change.new is None:
+                items.append((change, target, None, None))
+                continue
+            folder = posixpath.dirname(change.path)
+            top = top_missing(folder)
+            if top is None:
+                staged = os.path.join(target.parent, f".{target.name}.setlist-new")
+            else:
+                if folder not in made:
+                    os.makedirs(os.path.join(fresh, folder), exist_ok=True)
+                    made.add(folder)
+                staged = os.path.join(fresh, change.path)
+            with open(staged, "wb") as f:
                 f.write(change.new)
                 if not _SYNC_ONCE:
                     f.flush()
                     os.fsync(f.fileno())
-            staged[target] = Path(tmp)
-        if _SYNC_ONCE and staged:
-            os.sync()  # every staged file is on disk before the first one is swapped in
-        for index, change in enumerate(plan.changes):
-            target = _inside(root, change.path, folders)
-            step = [target, None, False]
+            items.append((change, target, staged, top))
+        if _SYNC_ONCE and any(c.action == "update" for c in plan.changes):
+            # Every staged file is on disk before the first one replaces an old file, so a
+            # crash cannot leave a half-written file where a good one was. Brand-new files
+            # replace nothing; a rerun rewrites them.
+            os.sync()
+        placed_tops: set[str] = set()
+        for index, (_change, target, staged, top) in enumerate(items):
+            step: list = [target, None, False]
             done.append(step)
-            if target.exists():
-                step[1] = backup_dir / str(index)
-                os.replace(target, step[1])
-            if change.new is not None:
-                os.replace(staged.pop(target), target)
-                step[2] = True
+            if top is not None:
+                if top not in placed_tops:
+                    os.rename(os.path.join(fresh, top), os.path.join(root, top))
+                    placed_tops.add(top)
+                    moved.append(top)
+            else:
+                if os.path.lexists(target):
+                    step[1] = backups / str(index)
+                    os.replace(target, step[1])
+                if staged is not None:
+                    os.replace(staged, target)
+                    step[2] = True
             if on_step is not None:
                 on_step(index)
     except BaseException:
@@ -415,13 +450,17 @@ def apply(plan: WritePlan, root: Path,
                 target.unlink(missing_ok=True)
             if backup is not None:
                 os.replace(backup, target)
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
-        shutil.rmtree(backup_dir, ignore_errors=True)
+        for top in reversed(moved):
+            shutil.rmtree(os.path.join(root, top), ignore_errors=True)
+        for _, _, staged, top in items:
+            if staged is not None and top is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged)
+        shutil.rmtree(work, ignore_errors=True)
         for folder in reversed(created_dirs):
             _remove_if_empty(folder)
         raise
-    shutil.rmtree(backup_dir, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     for change in plan.changes:
         if change.action == "delete":
             _prune_empty_parents(_inside(root, change.path, folders).parent, root)
