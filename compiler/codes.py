@@ -164,9 +164,11 @@ Tag filters are regular expressions in Go's RE2 syntax (what Argo CD Image Updat
 Backreferences and lookaround are not available in RE2.
 """),
     _c("SL402", "invalid glob", """
-Tag globs use `*` for any run of characters, `?` for one character, `[...]` for a
-character class (`[!...]` negated), `{a,b}` for alternatives and `\\` to escape the next
-character. Tags never contain whitespace.
+Tag globs are Go's `filepath.Match` patterns, as Argo CD Image Updater runs them: `*` for
+any run of characters, `?` for one character, `[...]` for a character class (`[^...]`
+negated; `!` is an ordinary member), and `\\` to escape the next character. There are no
+`{a,b}` alternatives: list several globs instead. A glob that is malformed, or that needs a
+character no tag can hold (tags are letters, digits, `_`, `.` and `-`), matches nothing.
 """),
     _c("SL403", "invalid duration", """
 Durations are numbers with a unit (`w`, `d`, `h`, `m`, `s`), written without quotes and

@@ -48,7 +48,8 @@ _PROPER = {"Go", "Go's", "RE2", "IANA", "OCI", "Kubernetes", "Argo", "Docker", "
 
 def _clause(text: str) -> str:
     first = text.split(" ", 1)[0]
-    if first and first[0].isupper() and first not in _PROPER and not first.isupper():
+    if first and first[0].isupper() and first not in _PROPER and \
+            (not first.isupper() or first == "A"):
         text = text[0].lower() + text[1:]
     if text.endswith(".") and not text.endswith(".."):
         text = text[:-1]
@@ -214,43 +215,60 @@ def _class_end(text: str, start: int, negators: str) -> int:
     return -1
 
 
+_TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
 def check_glob(text: str) -> ValueProblem | None:
-    """A malformed tag glob matches nothing, which looks exactly like "no new image"."""
+    """Tag globs are Go's filepath.Match patterns (what the image updater runs): '*', '?',
+    '[...]' classes negated with '^', '\\' escapes; nothing else is special. A malformed
+    glob, or one that needs a character no tag can hold, matches nothing, which looks
+    exactly like "no new image"."""
     if not text:
         return _P("A tag glob must not be empty.", "Use '*' to match every tag.")
-    i, braces = 0, []
     where = f"The tag glob '{text}'"
-    while i < len(text):
+    i, n = 0, len(text)
+    while i < n:
         ch = text[i]
-        if ch.isspace():
-            return _P(f"{where} contains whitespace, but image tags never do.", None, i)
         if ch == "\\":
-            if i + 1 == len(text):
+            if i + 1 == n:
                 return _P(f"{where} ends with a lone '\\'.", "Escape it as '\\\\'.", i)
             i += 2
             continue
         if ch == "[":
-            close = _class_end(text, i, "!^")
-            if close < 0:
+            body = i + 1 + (text[i + 1:i + 2] == "^")
+            close = body
+            while close < n and (text[close] != "]" or close == body):
+                if text[close] == "]":  # ']' first in a class: Go rejects the pattern
+                    return _P(f"{where} has a class that starts with ']'.",
+                              "Escape it as '\\]' to match a ']'.", close)
+                close += 2 if text[close] == "\\" else 1
+            if close >= n:
                 return _P(f"{where} has a '[' that is never closed.",
                           "Close the class with ']' or escape the bracket as '\\['.", i)
-            body_at = i + 1 + (text[i + 1] in "!^")
-            for m in re.finditer(r"(.)-(.)", text[body_at:close]):
+            for m in re.finditer(r"([^\\])-([^\\])", text[body:close]):
                 if m.group(1) > m.group(2):
-                    return _P(f"{where} has a backwards range '{m.group()}'.",
-                              f"Write it as '{m.group(2)}-{m.group(1)}'.", body_at + m.start())
+                    return _P(f"{where} has a backwards range '{m.group()}', which matches "
+                              "nothing.", f"Write it as '{m.group(2)}-{m.group(1)}'.",
+                              body + m.start())
             i = close + 1
             continue
-        if ch == "{":
-            braces.append(i)
-        elif ch == "}":
-            if not braces:
-                return _P(f"{where} has a '}}' without a matching '{{'.", None, i)
-            braces.pop()
-        i += 1
-    if braces:
-        return _P(f"{where} has a '{{' that is never closed.",
-                  "Alternatives look like '{alpha,beta}'.", braces[-1])
+        if ch in "*?" or ch in _TAG_CHARS:
+            i += 1
+            continue
+        if ch.isspace():
+            return _P(f"{where} contains whitespace, but image tags never do.",
+                      "Remove the space; to give several patterns, list them.", i)
+        if ch in "{}":
+            return _P(f"{where} contains '{ch}', which no image tag contains: tag globs "
+                      "have no {a,b} alternatives.",
+                      "List each pattern on its own, e.g. ignore_tags = [\"*-alpha\", "
+                      "\"*-beta\"].", i)
+        return _P(f"{where} contains '{ch}', which no image tag contains, so it matches "
+                  "nothing.", "Tags hold letters, digits, '_', '.' and '-'.", i)
+    from .tagmatch import _parse_glob
+
+    if _parse_glob(text) is None:  # the matcher's own reading, as a last safety net
+        return _P(f"{where} is not a valid glob.", "Use '*', '?', '[...]' and '\\'.")
     return None
 
 
