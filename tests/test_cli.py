@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import setlist
-from conftest import EXAMPLES, ROOT, write
+from conftest import EXAMPLES, ROOT, unavailable, write
 from setlist.codes import CODES
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -342,7 +342,7 @@ def test_explain_unknown_code_exit_2(tmp_path):
 def test_console_script(error_dir):
     script = Path(sys.executable).parent / "setlist"
     if not script.exists():
-        pytest.skip(f"no console script next to {sys.executable}")
+        unavailable(f"no console script next to {sys.executable}")
     module = run("check", "--format", "json", cwd=error_dir)
     result = run("check", "--format", "json", cwd=error_dir, exe=[str(script)])
     assert result.returncode == 1
