@@ -103,16 +103,15 @@ def _compiled(paths: tuple[str, ...], color: str):
 def _write_plan(project, result, out: str, force: bool):
     from pathlib import Path
 
-    from .compile import Layout
-    from .write import MANIFEST, WriteError, plan_writes
+    from .write import WriteError, plan_writes
 
-    layout = Layout.of(project.spec.gitops)
-    manifest = f"{layout.root}/{MANIFEST}" if layout.root else MANIFEST
+    # The manifest sits at a fixed place below OUTPUT whatever gitops.path says, so that
+    # moving the output (a new `path`) removes what the old layout wrote.
     try:
-        return plan_writes(result.documents, Path(out), force=force, manifest_rel=manifest)
+        return plan_writes(result.documents, Path(out), force=force)
     except WriteError as exc:
         click.echo(f"setlist: error: {exc}", err=True)
-        sys.exit(EXIT_SPEC)
+        sys.exit(EXIT_EXTERNAL)
 
 
 def _print_problems(plan) -> None:
@@ -190,7 +189,8 @@ def diff(paths: tuple[str, ...], out: str, exit_code: bool, color: str) -> None:
     text = unified_diff(plan)
     if text:
         click.echo(text, nl=False)
-    if exit_code and plan.changes:
+    _print_problems(plan)
+    if exit_code and (plan.changes or plan.problems):
         sys.exit(EXIT_SPEC)
 
 
@@ -232,30 +232,18 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
     Exit status: 0 done (warnings allowed), 1 the spec has errors, 2 bad invocation or an
     unreadable inventory.
     """
-    from .compile import compile_plan
     from .inventory import InventoryError, read_inventory
-    from .plan import plan_from_pins
     from .preview import RENDERERS
     from .preview import preview as run_preview
-    from .project import LoadError, load
-    from .render import render_text
 
     try:
         inventory = read_inventory(clusters)
     except InventoryError as exc:
         click.echo(f"setlist: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    paths = (path or ".",)
-    try:
-        project = load(paths)
-    except LoadError as exc:
-        click.echo(f"setlist: error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    if not project.files:
-        click.echo(f"setlist: error: no *.setlist files under {paths[0]}", err=True)
-        sys.exit(EXIT_USAGE)
+    project = _load((path,) if path else ())
     if not project.ok or project.spec is None:
-        click.echo(render_text(project.errors, project.sources, color=False), err=True, nl=False)
+        _report(project.errors, project.sources, "never")
         sys.exit(EXIT_SPEC)
     spec = project.spec
     for flag, given, known in (("--app", app_name, [a.name for a in spec.apps]),
@@ -264,10 +252,10 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
             click.echo(f"setlist: error: {flag} {given}: no such {flag[2:]} (known: "
                        f"{', '.join(known) or 'none'})", err=True)
             sys.exit(EXIT_USAGE)
-    result = compile_plan(plan_from_pins(spec, tuple(f.key for f in project.roots)))
+    result = project.compile()
     if not result.ok:
-        errors = [d for d in result.diagnostics if d.severity.value == "error"]
-        click.echo(render_text(errors, project.sources, color=False), err=True, nl=False)
+        _report([d for d in result.diagnostics if d.severity.value == "error"],
+                project.sources, "never")
         sys.exit(EXIT_SPEC)
     shown = run_preview(result.documents, inventory, app=app_name, env=env_name)
     click.echo(RENDERERS[fmt](shown), nl=False)

@@ -61,6 +61,11 @@ value is a string or a number. Write `\\${` for a literal `${`.
 The file ended inside a block, list, map or call. Usually a closing `}`, `]` or `)` is
 missing; the declaration that is still open when the file ends is the one to look at.
 """),
+    _c("SL105", "nesting too deep", """
+An expression is nested so deeply (hundreds of levels of lists, `not`, or a chain of
+hundreds of `and`/`or`) that it cannot be read or checked. Split it: give parts of it
+names with `const`, or select clusters with fewer, broader labels.
+"""),
     # ---- names and imports --------------------------------------------------------------
     _c("SL200", "unknown name", """
 A name refers to nothing declared in this project, its imports or the built-ins, or
@@ -277,6 +282,11 @@ that complement needs too many steps; give each step a single label test.
     _c("SL703", "no gitops block", """
 Compiling writes Argo CD Applications that point at the config repository, so the spec
 needs a `gitops { repo = "..." }` block naming it.
+"""),
+    _c("SL704", "setting not compiled yet", """
+The spec asks for something this version of Setlist checks but does not generate yet, such
+as `updates = in_cluster(...)` (an Argo CD Image Updater resource per app and environment).
+The rest of the output is unaffected; versions come from the spec meanwhile.
 """),
 ]}
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 LOCK_NAME = "setlist.lock"
 LOCK_VERSION = 1
-HEADER = ("Written by setlist resolve and setlist promote: the version each image runs in\n"
-          "each environment. Commit it; do not edit it by hand.")
+HEADER = ("Written by setlist: the version each image runs in each environment.\n"
+          "Commit it; do not edit it by hand.")
 
 
 class LockError(Exception):
@@ -75,7 +75,7 @@ def parse(text: str, name: str = LOCK_NAME) -> Lock:
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
         found = data.get("version") if isinstance(data, dict) else None
         raise LockError(f"{name}: lock format version {found!r} is not {LOCK_VERSION}; "
-                        "run `setlist resolve` to write it anew")
+                        "delete it to start over")
     entries: dict[tuple[str, str], LockEntry] = {}
     images = data.get("images") or {}
     if not isinstance(images, dict):

@@ -81,7 +81,10 @@ def parse_source(text: str, file: str) -> tuple[m.Module, list[Diagnostic]]:
         tree = _parse(text, "start", comments)
         builder = _Builder(file, text, _Offset(), diags)
         decls = builder.decls(tree)
-    except UnexpectedInput:
+    except (UnexpectedInput, RecursionError):
+        # Declaration by declaration: every broken (or too deeply nested) one is reported,
+        # every intact one still reaches the checker.
+        diags.clear()
         comments.clear()
         decls = []
         for start, end in _chunks(text):
@@ -91,7 +94,11 @@ def parse_source(text: str, file: str) -> tuple[m.Module, list[Diagnostic]]:
                                              end if end < len(text) else None)
             diags.extend(errors)
             if tree is not None:
-                built = _Builder(file, text, offset, diags).decls(tree)
+                try:
+                    built = _Builder(file, text, offset, diags).decls(tree)
+                except RecursionError:
+                    diags.append(_too_deep(file, text, start))
+                    built = []
                 if errors:
                     built = [dataclasses.replace(d, recovered=True) for d in built]
                 decls.extend(built)
@@ -102,6 +109,16 @@ def parse_source(text: str, file: str) -> tuple[m.Module, list[Diagnostic]]:
         m.Comment(span=_token_span(file, t, _Offset()), text=str(t)) for t in comments)
     decls = _attach_docs(decls, module_comments, text)
     return m.Module(file=file, decls=tuple(decls), comments=module_comments), diags
+
+
+def _too_deep(file: str, text: str, start: int) -> Diagnostic:
+    line = text.count("\n", 0, start) + 1
+    end = text.find("\n", start)
+    width = max((end if end >= 0 else len(text)) - start, 1)
+    return error(Span(file=file, line=line, column=1, end_line=line, end_column=1 + width,
+                      start=start, end=start + width), "SL105",
+                 "this declaration nests expressions too deeply to be read",
+                 "split long chains of and/or or deeply nested lists into constants")
 
 
 MAX_ERRORS_PER_DECLARATION = 8

@@ -13,7 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .diagnostics import Span
 from .spec import Spec
+
+# Where diagnostics about the project as a whole point when no declaration fits.
+NOWHERE = Span(file="setlist", line=1, column=1, end_line=1, end_column=1)
 
 
 class ImageVersion(BaseModel):
@@ -30,6 +34,7 @@ class Plan:
     versions: Mapping[tuple[str, str], ImageVersion] = field(default_factory=dict)
     # The spec files, as named in generated headers (relative to the project folder).
     sources: tuple[str, ...] = ()
+    anchor: Span = NOWHERE  # the start of the first spec file
 
     def version(self, image: str, env: str) -> ImageVersion | None:
         return self.versions.get((image, env))
@@ -41,11 +46,11 @@ def deployments(spec: Spec) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def plan_from_pins(spec: Spec, sources: tuple[str, ...] = ()) -> Plan:
+def plan_from_pins(spec: Spec, sources: tuple[str, ...] = (), anchor: Span = NOWHERE) -> Plan:
     versions: dict[tuple[str, str], ImageVersion] = {}
     images = {i.name: i for i in spec.images}
     for image, env in deployments(spec):
         pinned = images.get(image)
         if pinned is not None and (pinned.tag or pinned.digest):
             versions[(image, env)] = ImageVersion(tag=pinned.tag, digest=pinned.digest)
-    return Plan(spec=spec, versions=versions, sources=sources)
+    return Plan(spec=spec, versions=versions, sources=sources, anchor=anchor)

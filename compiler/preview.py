@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compile.argocd import name_normalized
 from .compile.documents import IN_CLUSTER_SERVER, LABEL_APP, LABEL_CLUSTER, LABEL_ENV
 from .gotemplate import StrMap, TemplateError
 from .gotemplate import render as render_go
 from .inventory import SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, Cluster, Inventory
+from .values import check_label_key, check_label_value, name_normalized
 
 IN_CLUSTER_NAME = "in-cluster"
 FORMATS = ("table", "yaml", "json")
@@ -35,20 +35,14 @@ class SelectorError(Exception):
     """A selector ``metav1.LabelSelectorAsSelector`` rejects; the generator fails."""
 
 
-_NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def _valid_label_key(key: str) -> bool:
-    prefix, _, name = key.rpartition("/")
-    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return bool(_NAME_PART.match(name))
+    return check_label_key(key) is None
 
 
 def valid_label_value(value: str) -> bool:
-    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+    return check_label_value(value) is None
 
 
 @dataclass(frozen=True)

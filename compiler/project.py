@@ -6,16 +6,15 @@ its own. Sources may be given as overrides (unsaved editor buffers) instead of d
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from . import model as m
-from .diagnostics import Diagnostic, Severity, error, sort_diagnostics
+from .diagnostics import Diagnostic, Severity, Span, error, sort_diagnostics
+from .gcpause import gc_paused
 from .parse import parse_source
 from .spec import Spec
 
@@ -23,28 +22,6 @@ STD_PREFIX = "std/"
 # Prefix of the target recorded for an import that failed (SL204): names no loaded file.
 UNRESOLVED = "<unresolved>"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
-
-
-@contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector for a stage that builds a large, long-lived and
-    acyclic structure (syntax trees, the spec, output documents): the collector would
-    otherwise walk the growing heap again and again and find nothing to free (a third of
-    a 20,000-document compile). Cycles made meanwhile are collected after it resumes.
-
-    On resuming, what the stage built is moved to the oldest generation in one step
-    (freeze and unfreeze, when nothing else is frozen): a plain resume would traverse all
-    of it at the next young collection, only to find it alive."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 class LoadError(Exception):
@@ -105,7 +82,10 @@ class Project:
         from .plan import plan_from_pins
 
         assert self.spec is not None
-        return plan_from_pins(self.spec, self.spec_sources())
+        roots = sorted(f.key for f in self.roots)
+        anchor = Span(file=roots[0], line=1, column=1, end_line=1, end_column=1) if roots \
+            else None
+        return plan_from_pins(self.spec, self.spec_sources(), *([anchor] if anchor else []))
 
     @gc_paused()
     def compile(self):
@@ -260,15 +240,30 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
     project = Project(files=files, diagnostics=diags, base=_base_of(paths))
     from .check import check  # the checker is imported late to keep `--help` fast
 
-    check(project)
+    try:
+        check(project)
+    except RecursionError:  # an expression nested deeper than the checker can follow
+        anchor = sorted(k for k in root_keys if k in files) or sorted(files)
+        project.spec = None
+        project.diagnostics.append(error(
+            Span(file=anchor[0], line=1, column=1, end_line=1, end_column=1), "SL105",
+            "the spec nests expressions too deeply to be checked",
+            "split long chains of and/or or deeply nested lists into constants"))
     project.diagnostics = sort_diagnostics(project.diagnostics)
     return project
 
 
 def _base_of(paths: Iterable[str | os.PathLike]) -> str:
-    first = next(iter(paths), ".")
-    path = Path(first)
-    return display_path(path if path.is_dir() else path.parent) if path.exists() else "."
+    """The folder headers name spec files from: the common folder of every given path, so
+    that the order of the paths on the command line changes nothing."""
+    folders = []
+    for raw in paths:
+        path = Path(raw)
+        if path.exists():
+            folders.append(os.path.abspath(path if path.is_dir() else path.parent))
+    if not folders:
+        return "."
+    return display_path(Path(os.path.commonpath(folders)))
 
 
 def _related(span, message):

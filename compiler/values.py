@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .versions import ConstraintError, parse_constraint, parse_version
+from .versions import ConstraintError, _digits, parse_constraint, parse_version
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,6 @@ def _clause(text: str) -> str:
 
 _P = ValueProblem  # the constructor is called ~80 times below; the short name keeps lines short
 
-
-def _digits(text: str) -> bool:
-    """str.isdigit() also accepts '²' and other digits int() and Go reject."""
-    return text.isascii() and text.isdigit()
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -270,6 +266,19 @@ def check_glob(text: str) -> ValueProblem | None:
     if _parse_glob(text) is None:  # the matcher's own reading, as a last safety net
         return _P(f"{where} is not a valid glob.", "Use '*', '?', '[...]' and '\\'.")
     return None
+
+
+_INVALID_NAME_CHARS = re.compile(r"[^-a-z0-9.]")
+# Go lowercases U+0130 to "i"; Python to "i̇" (two characters).
+_GO_LOWER = {0x130: "i"}
+
+
+def name_normalized(name: str) -> str:
+    """Argo CD's ``nameNormalized`` of a cluster name (``utils.SanitizeName``): lower case as
+    Go's strings.ToLower, every character other than a-z, 0-9, '-' and '.' replaced by '-',
+    cut to 253 characters, then '-' and '.' trimmed from both ends."""
+    lowered = name.translate(_GO_LOWER).lower()
+    return _INVALID_NAME_CHARS.sub("-", lowered)[:253].strip("-.")
 
 
 # --- platforms and locations ---------------------------------------------------------------

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from .compile.documents import Document
-from .project import gc_paused
+from .gcpause import gc_paused
 
 MANIFEST = ".setlist/manifest.json"
 MANIFEST_VERSION = 1
@@ -61,13 +62,16 @@ class WritePlan:
     changes: list[Change] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # The manifest's path: written with the other changes, but never counted as a file of
+    # the output (it is not listed under `unchanged` either).
+    manifest: str | None = None
 
     @property
     def clean(self) -> bool:
         return not self.changes and not self.problems
 
     def summary(self) -> str:
-        counts = {a: sum(1 for c in self.changes if c.action == a)
+        counts = {a: sum(1 for c in self.changes if c.action == a and c.path != self.manifest)
                   for a in ("create", "update", "delete")}
         parts = [f"{counts['create']} created", f"{counts['update']} updated",
                  f"{counts['delete']} removed", f"{len(self.unchanged)} unchanged"]
@@ -132,20 +136,55 @@ def _read(path: Path) -> bytes | None:
         raise WriteError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}").fullmatch
+_START_OVER = "to start over (generated files are then treated as new)"
+
+
 def read_manifest(root: Path, manifest_rel: str = MANIFEST) -> dict[str, dict[str, str]]:
+    """The manifest's entries, each {"sha256", "owner"[, "edited"]}; every entry is checked
+    (a WriteError names the first bad one), and a missing "owner" means "setlist"."""
     data = _read(_inside(root, manifest_rel))
     if data is None:
         return {}
     try:
         parsed = json.loads(data)
-        files = parsed["files"]
-        assert isinstance(files, dict)
-        return {str(k): {key: str(val) for key, val in v.items()
-                         if key in ("sha256", "owner", "edited")} | {"sha256": str(v["sha256"])}
-                for k, v in files.items()}
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise WriteError(f"{manifest_rel}: is not a manifest written by setlist; remove it "
-                         "to start over (generated files are then treated as new)") from None
+    except ValueError:  # UnicodeDecodeError included
+        parsed = None
+    files = parsed.get("files") if isinstance(parsed, dict) else None
+    if not isinstance(files, dict):
+        raise WriteError(f"{manifest_rel}: is not a manifest written by setlist; "
+                         f"remove it {_START_OVER}")
+    return {path: _manifest_entry(manifest_rel, path, entry) for path, entry in files.items()}
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _manifest_entry(manifest_rel: str, path: str, entry: object) -> dict[str, str]:
+    def bad(what: str) -> WriteError:
+        return WriteError(f"{manifest_rel}: the entry for {_shown(path)} {what}; "
+                          f"fix the entry, or remove the manifest {_START_OVER}")
+
+    if path == manifest_rel:
+        raise bad("names the manifest itself")
+    if not isinstance(entry, dict):
+        raise bad(f"is not an object (found {_shown(entry)})")
+    digest = entry.get("sha256")
+    if not isinstance(digest, str) or not _SHA256(digest):
+        raise bad("has no \"sha256\" of 64 hexadecimal digits"
+                  if digest is None else
+                  f"has a \"sha256\" that is not 64 hexadecimal digits ({_shown(digest)})")
+    owner = entry.get("owner", "setlist")
+    if owner not in ("setlist", "user"):
+        raise bad(f"has an \"owner\" other than \"setlist\" or \"user\" ({_shown(owner)})")
+    out = {"sha256": digest.lower(), "owner": owner}
+    if "edited" in entry:
+        if entry["edited"] != "true":
+            raise bad(f"has an \"edited\" other than \"true\" ({_shown(entry['edited'])})")
+        out["edited"] = "true"
+    return out
 
 
 def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
@@ -165,7 +204,7 @@ def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
 def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = False,
                 manifest_rel: str = MANIFEST) -> WritePlan:
     """What writing ``documents`` below ``root`` would change, without changing anything."""
-    plan = WritePlan()
+    plan = WritePlan(manifest=manifest_rel)
     manifest = read_manifest(root, manifest_rel)
     entries: dict[str, dict[str, str]] = {}
     produced: set[str] = set()
@@ -260,15 +299,19 @@ def _overlay_bytes(doc: Document, old: bytes | None, recorded: dict[str, str] | 
 
 
 def update_overlay_images(text: bytes, images: list | None) -> bytes:
-    """Replace only `images:` of a user's kustomization, keeping every other byte.
+    """Bring Setlist's entries of a user's kustomization's `images:` up to date, keeping
+    every other byte.
 
-    The file is parsed (ruamel.yaml, round-trip) to find the lines of its top-level
-    `images:` entry, which are replaced by the emitter's rendering of the new list (removed
-    when there is none, appended when the file has none), so comments, order, indentation
-    and quoting elsewhere stay exactly as written. Dumping the whole document instead would
-    re-indent every sequence and lose the comments ruamel attaches to the old list's last
-    item (a comment above the key that follows `images:`). Only a layout the splice cannot
-    handle (a flow-style top level) falls back to such a dump.
+    Setlist manages the entries whose `name` is in ``images`` (the list it computes): such
+    an entry is replaced where it stands, one that is missing is appended, and every other
+    entry (the user's own) stays as written, comments included. With no images to manage
+    nothing is removed but an empty `images:` key. The file is parsed (ruamel.yaml,
+    round-trip) to find the lines of its top-level `images:` entry and of its items, and only
+    the lines of changed entries are rewritten (with the emitter's rendering), so comments,
+    order, indentation and quoting elsewhere stay exactly as written. Dumping the whole
+    document instead would re-indent every sequence and lose the comments ruamel attaches to
+    the old list's last item. Only a layout the splice cannot handle (a flow-style top level)
+    falls back to such a dump.
     """
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -281,26 +324,60 @@ def update_overlay_images(text: bytes, images: list | None) -> bytes:
         raise WriteError(f"is not valid YAML ({str(exc).splitlines()[0]})") from None
     if not hasattr(data, "keys"):
         raise WriteError("is not a Kustomization (its top level is not a mapping)")
-    if images and data.get("images") == images:
+    old = data.get("images")
+    old_items = list(old) if isinstance(old, list) else []
+    actions, appended = _merge_images(old_items, images or [])
+    merged = _merged(old_items, actions, appended)
+    if "images" not in data and not merged:
         return text
-    if not images and "images" not in data:
+    if "images" in data and merged and isinstance(old, list) and old == merged:
         return text
-    spliced = _splice_images(source, data, images)
+    spliced = _splice_images(source, data, merged, actions, appended)
     if spliced is not None:
         return spliced.encode("utf-8")
-    return _dump_with_images(data, images)
+    return _dump_with_images(data, merged, images or [])
 
 
-def _splice_images(source: str, data, images: list | None) -> str | None:
-    """``source`` with the lines of its top-level `images:` entry replaced; None when the
-    result would not read back as ``data`` with only `images` changed."""
+_KEEP = object()  # an action of _merge_images: the user's entry stays as written
+
+
+def _merge_images(old: list, images: list) -> tuple[list, list]:
+    """What becomes of each entry of the old `images:` list, and the new entries to append.
+
+    An action is _KEEP (an entry Setlist does not manage), the new entry that replaces a
+    managed one, or None (a second entry for a managed name, which would shadow or be
+    shadowed by Setlist's). Entries Setlist manages but the list lacks are appended.
+    """
+    pending: dict[str, list] = {}
+    for entry in images:
+        pending.setdefault(entry.get("name"), []).append(entry)
+    managed = set(pending)
+    actions: list = []
+    for item in old:
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name in managed:
+            queue = pending[name]
+            actions.append(queue.pop(0) if queue else None)
+        else:
+            actions.append(_KEEP)
+    left = {id(entry) for queue in pending.values() for entry in queue}
+    return actions, [entry for entry in images if id(entry) in left]
+
+
+def _merged(old: list, actions: list, appended: list) -> list:
+    return [item if action is _KEEP else action
+            for item, action in zip(old, actions, strict=True) if action is not None] + appended
+
+
+def _splice_images(source: str, data, merged: list, actions: list,
+                   appended: list) -> str | None:
+    """``source`` with the lines of its top-level `images:` entry changed to give
+    ``merged``; None when the result would not read back as ``data`` with only `images`
+    changed (to ``merged``)."""
     from ruamel.yaml import YAML
-
-    from .emit import dump
 
     lines = source.splitlines(keepends=True)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    block = dump([{"images": images}]).replace("\n", newline) if images else ""
     keys = list(data.keys())
     if "images" in data:
         start, column = data.lc.key("images")
@@ -313,34 +390,111 @@ def _splice_images(source: str, data, images: list | None) -> str | None:
         while end - 1 > start and (not lines[end - 1].strip() or
                                    lines[end - 1].startswith(("#", "---", "..."))):
             end -= 1
-        result = "".join(lines[:start]) + block + "".join(lines[end:])
+        head, tail = "".join(lines[:start]), "".join(lines[end:])
+        items = _splice_items(lines, start, end, data["images"], actions, appended, newline)
+        results = [head + items + tail] if items is not None else []
+        # The whole entry rendered anew: for a flow-style or empty list, or a layout of its
+        # items that the item splice does not handle.
+        block = _images_block(merged, newline)
+        if block is not None:
+            results.append(head + block + tail)
     else:
         if not source.endswith("\n"):
             source += newline
-        result = source + block
-    try:
-        check = YAML(typ="rt").load(result)
-    except Exception:  # any doubt means: do not splice
-        return None
+        block = _images_block(merged, newline)
+        results = [source + block] if block is not None else []
     expected = {k: v for k, v in data.items() if k != "images"}
-    if not hasattr(check, "keys") or \
-            {k: v for k, v in check.items() if k != "images"} != expected or \
-            (check.get("images") or None) != (images or None):
+    for result in results:
+        try:
+            check = YAML(typ="rt").load(result)
+        except Exception:  # any doubt means: do not splice
+            continue
+        if hasattr(check, "keys") and \
+                {k: v for k, v in check.items() if k != "images"} == expected and \
+                (check.get("images") or None) == (merged or None):
+            return result
+    return None
+
+
+def _images_block(merged: list, newline: str) -> str | None:
+    """The emitter's rendering of a whole `images:` entry ("" for none); None when an entry
+    of the user's holds something the emitter cannot write (such as a date)."""
+    from .emit import dump
+
+    if not merged:
+        return ""
+    try:
+        return dump([{"images": merged}]).replace("\n", newline)
+    except Exception:  # the user's entries may hold anything ruamel.yaml reads
         return None
-    return result
 
 
-def _dump_with_images(data, images: list | None) -> bytes:
-    """The whole document dumped again (round-trip) with ``images`` set: the fallback."""
+def _splice_items(lines: list[str], start: int, end: int, seq, actions: list,
+                  appended: list, newline: str) -> str | None:
+    """Lines ``start:end`` (the `images:` entry, a block sequence) with only the lines of
+    replaced and dropped items changed and the appended items added after the last one;
+    None for a layout this does not handle (flow style, an item not on its dash's line)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    if not isinstance(seq, CommentedSeq) or not seq or seq.fa.flow_style():
+        return None
+    firsts: list[int] = []
+    dashes: list[int] = []
+    for i in range(len(seq)):
+        line, column = seq.lc.item(i)
+        if not start < line < end or (firsts and line <= firsts[-1]):
+            return None
+        text = lines[line]
+        dash = len(text) - len(text.lstrip(" "))
+        if text[dash:dash + 1] != "-" or column <= dash:
+            return None
+        firsts.append(line)
+        dashes.append(dash)
+    out = lines[start:firsts[0]]
+    for i, action in enumerate(actions):
+        first = firsts[i]
+        after = firsts[i + 1] if i + 1 < len(firsts) else end
+        # Blank lines and comments after an item's last line belong to what follows it.
+        stop = after
+        while stop - 1 > first and (not lines[stop - 1].strip() or
+                                    lines[stop - 1].lstrip(" ").startswith("#")):
+            stop -= 1
+        if action is _KEEP or action == seq[i]:
+            out.extend(lines[first:stop])
+        elif action is not None:
+            _add_item(out, action, dashes[i], newline)
+        if i == len(actions) - 1:
+            for entry in appended:
+                _add_item(out, entry, dashes[i], newline)
+        out.extend(lines[stop:after])
+    return "".join(out)
+
+
+def _add_item(out: list[str], entry: dict, indent: int, newline: str) -> None:
+    """Append one entry of an `images:` list as the emitter writes it, its dash at
+    ``indent``, on a line of its own."""
+    from .emit import dump
+
+    if out and not out[-1].endswith("\n"):
+        out[-1] += newline
+    rendered = dump([{"images": [entry]}]).splitlines(keepends=True)[1:]
+    out.append("".join(" " * indent + line for line in rendered).replace("\n", newline))
+
+
+def _dump_with_images(data, merged: list, images: list) -> bytes:
+    """The whole document dumped again (round-trip) with `images` set to ``merged`` (the
+    user's entries as read, Setlist's from ``images``): the fallback."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=2, offset=0)
     yaml.width = 4096
-    if images:
-        data["images"] = [_quoted_like_emitter(item) for item in images]
-    else:
+    ours = {id(entry) for entry in images}
+    if merged:
+        data["images"] = [_quoted_like_emitter(item) if id(item) in ours else item
+                          for item in merged]
+    elif "images" in data:
         del data["images"]
     out = io.StringIO()
     yaml.dump(data, out)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from setlist.compile import compile_plan
-from setlist.compile.argocd import name_normalized
 from setlist.compile.documents import go_duration
 from setlist.plan import plan_from_pins
 from setlist.project import load
+from setlist.values import name_normalized
 
 GITOPS = 'gitops { repo = "https://git.example.com/ops" }\n'
 IMAGE = 'image api { repository = "ghcr.io/ex/api"; tag = "1.2.3" }\n'

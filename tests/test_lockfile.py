@@ -22,7 +22,7 @@ def test_round_trip_and_sorted_deterministic_text():
     assert parse(text) == lock
     assert text == dump(Lock(entries=dict(reversed(list(lock.entries.items())))))
     assert text.index("api:") < text.index("web:") and text.index("dev:") < text.index("prod:")
-    assert text.startswith("# Written by setlist resolve")
+    assert text.startswith("# Written by setlist: the version each image runs")
     # YAML 1.1 readers keep tags and dates as strings
     data = yaml.safe_load(text)
     assert data["images"]["api"]["prod"]["tag"] == "1.10"

@@ -13,7 +13,6 @@ import pytest
 import setlist
 from conftest import EXAMPLES, ROOT, write
 from setlist.compile import compile_plan
-from setlist.compile.argocd import name_normalized
 from setlist.compile.documents import Document
 from setlist.inventory import (
     Cluster,
@@ -33,6 +32,7 @@ from setlist.preview import (
     render_go,
     selector_matches,
 )
+from setlist.values import name_normalized
 
 DATA = ROOT / "tests" / "data" / "clusters"
 SIMPLE = DATA / "simple.yaml"

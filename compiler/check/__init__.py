@@ -6,13 +6,22 @@ passes always run, so one run reports every problem it can find.
 
 from __future__ import annotations
 
-from ..project import Project
+from typing import TYPE_CHECKING
+
 from ..spec import Spec
 from .build import build_spec
 from .context import Context, build_scopes
 from .evaluate import Evaluator
-from .names import check_kubernetes_names, check_policy_refs, check_unused_imports
+from .names import (
+    check_kubernetes_names,
+    check_output_names,
+    check_policy_refs,
+    check_unused_imports,
+)
 from .promotion import check_promotions
+
+if TYPE_CHECKING:  # the session imports the checker; types only
+    from ..project import Project
 
 
 def check(project: Project) -> Spec:
@@ -26,6 +35,7 @@ def check(project: Project) -> Spec:
                 images=tuple(parts["images"]), environments=tuple(parts["environments"]),
                 apps=tuple(parts["apps"]), promotions=tuple(promotions))
     check_kubernetes_names(ctx, spec)
+    check_output_names(ctx, spec)
     check_policy_refs(ctx, ev)
     ev.check_unused_constants()
     check_unused_imports(ctx)

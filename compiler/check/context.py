@@ -7,10 +7,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from .. import model as m
 from ..diagnostics import Diagnostic, Related, Span, error, warning
-from ..project import Project, SourceFile
+
+if TYPE_CHECKING:  # the session imports the checker; types only
+    from ..project import Project, SourceFile
 
 # Declaration kinds with a namespace each. Promotions are keyed by the image they promote.
 KINDS = ("registry", "image", "environment", "app", "const", "policy", "promotion")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from .. import model as m
@@ -129,3 +130,69 @@ def check_unused_imports(ctx: Context) -> None:
 
 __all__ = ["KINDS", "check_kubernetes_names", "check_policy_refs", "check_unused_imports",
            "walk"]
+
+
+def check_output_names(ctx: Context, spec: s.Spec) -> None:
+    """Names that only clash once documents are generated: two listed clusters of one
+    environment giving one Application name, two images of an app that the overlay would
+    list under one name, and overlays or bases inside the folder the root app syncs."""
+    for env in spec.environments:
+        seen: dict[str, s.StaticCluster] = {}
+        for cluster in env.static_clusters:
+            target = cluster.name or re.sub(r"^https?://", "", cluster.server or "")
+            suffix = v.name_normalized(target)
+            first = seen.setdefault(suffix, cluster)
+            if first is not cluster and len(env.static_clusters) > 1:
+                ctx.error(cluster.span, "SL209",
+                          f"two clusters of '{env.name}' would give Applications the same "
+                          f"name: both become '{suffix}'",
+                          "list each cluster once, by name or by server",
+                          related=(Related(span=first.span, message="the first one"),))
+    images = {i.name: i for i in spec.images}
+    for app in spec.apps:
+        names: dict[str, s.AppImage] = {}
+        for entry in app.images:
+            image = images.get(entry.image)
+            if image is None:
+                continue
+            name = entry.alias or image.reference
+            first = names.setdefault(name, entry)
+            if first is not entry:
+                ctx.error(entry.span, "SL308",
+                          f"app '{app.name}' lists two images under the name '{name}'; its "
+                          "overlays could not tell them apart",
+                          "give one of them the name its manifests use: "
+                          f'{entry.image} as "NAME"',
+                          related=(Related(span=first.span, message="the first one"),))
+    if spec.gitops is None:
+        return
+    root = spec.gitops.path.strip("/")
+    argocd = f"{root}/{spec.gitops.argocd_dir}" if root else spec.gitops.argocd_dir
+    overlays = spec.gitops.overlays
+    overlays = f"{root}/{overlays}" if root else overlays
+    if _below(overlays, argocd):
+        ctx.error(_gitops_field_span(ctx, "overlays") or spec.gitops.span, "SL302",
+                  f"overlays ('{overlays}') would lie inside '{argocd}', which the root app "
+                  "applies as Argo CD documents",
+                  "keep overlays out of argocd_dir, e.g. overlays = \"apps/{app}/overlays/{env}\"")
+    for app in spec.apps:
+        if app.base.repo is None and _below(app.base.path, argocd):
+            ctx.error(app.base.span or app.span, "SL302",
+                      f"the base of '{app.name}' lies inside '{argocd}', which the root app "
+                      "applies as Argo CD documents",
+                      "keep Kustomize bases out of argocd_dir")
+
+
+def _gitops_field_span(ctx: Context, name: str):
+    for source in ctx.project.files.values():
+        for decl in source.module.decls:
+            if isinstance(decl, m.Block) and decl.block == "gitops":
+                for fld in decl.fields:
+                    if fld.name == name:
+                        return fld.value.span
+    return None
+
+
+def _below(path: str, folder: str) -> bool:
+    path, folder = path.strip("/"), folder.strip("/")
+    return path == folder or path.startswith(folder + "/")

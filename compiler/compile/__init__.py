@@ -56,11 +56,9 @@ def compile_plan(plan: Plan) -> CompileResult:
     spec = plan.spec
     result = CompileResult()
     if spec.gitops is None:
-        span = spec.apps[0].span if spec.apps else None
-        if span is not None:
-            result.diagnostics.append(error(
-                span, "SL703", "compiling needs a gitops block naming the config repository",
-                'add gitops { repo = "https://github.com/ORG/gitops" } to the spec'))
+        result.diagnostics.append(error(
+            plan.anchor, "SL703", "compiling needs a gitops block naming the config "
+            "repository", 'add gitops { repo = "https://github.com/ORG/gitops" } to the spec'))
         return result
     gitops = spec.gitops
     layout = Layout.of(gitops)
@@ -70,6 +68,13 @@ def compile_plan(plan: Plan) -> CompileResult:
     user_header = header(plan.sources, "user")
     docs = result.documents
 
+    for env in spec.environments:
+        if env.updates.kind == "in_cluster":
+            result.diagnostics.append(warning(
+                env.updates.span or env.span, "SL704",
+                f"'{env.name}' asks for in-cluster updates, which this version of setlist "
+                "does not compile yet: no ImageUpdater resource is written",
+                "versions come from the spec meanwhile; remove the setting to silence this"))
     docs.append(Document(layout.under_argocd("root.yaml"), root_application(gitops,
                                                                             layout.argocd),
                          header=generated))
@@ -90,8 +95,7 @@ def compile_plan(plan: Plan) -> CompileResult:
                         img.span, "SL700",
                         f"no version of image '{img.image}' is known for '{env.name}'; the "
                         "overlay leaves the base's tag in place",
-                        f"pin one with tag = \"...\" in image {img.image}, or run "
-                        "`setlist resolve` once registry resolution is set up"))
+                        f"pin one with tag = \"...\" in image {img.image}"))
             docs.append(Document(posixpath.join(overlay_dir, "kustomization.yaml"),
                                  overlay(app, overlay_dir, images, versions), owner="user",
                                  header=user_header))

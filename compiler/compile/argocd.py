@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from .. import spec as s
+from ..values import name_normalized
 from .documents import (
     FINALIZER,
     IN_CLUSTER_SERVER,
@@ -23,19 +24,9 @@ from .documents import (
 )
 
 API_VERSION = "argoproj.io/v1alpha1"
-_INVALID_NAME_CHARS = re.compile(r"[^-a-z0-9.]")
 # Go's strings.ToLower uses simple case mappings, Python's str.lower full ones. Once every
 # character outside [-a-z0-9.] is replaced by '-', they differ only for U+0130 ('İ'): its full
 # lower case is two characters ("i" + combining dot above), its simple one "i".
-_GO_LOWER = {0x130: "i"}
-
-
-def name_normalized(name: str) -> str:
-    """Argo CD's ``nameNormalized`` of a cluster name (``utils.SanitizeName``): lower case as
-    Go's strings.ToLower, every character other than a-z, 0-9, '-' and '.' replaced by '-',
-    cut to 253 characters, then '-' and '.' trimmed from both ends."""
-    lowered = name.translate(_GO_LOWER).lower()
-    return _INVALID_NAME_CHARS.sub("-", lowered)[:253].strip("-.")
 
 
 def cluster_label_template(key: str) -> str:
