@@ -288,6 +288,17 @@ The spec asks for something this version of Setlist checks but does not generate
 as `updates = in_cluster(...)` (an Argo CD Image Updater resource per app and environment).
 The rest of the output is unaffected; versions come from the spec meanwhile.
 """),
+    _c("SL705", "locked version no longer allowed", """
+`setlist.lock` records which version each image runs in each environment. When the image's
+settings change so that they would not choose that version any more (another repository,
+a tag outside the new semver constraint, a tag the new `allow_tags`/`ignore_tags` exclude,
+another tag for `digest(...)`), compiling the locked version would deploy what the spec now
+forbids, so compile stops. Update the lock, or pin a version in the image block.
+"""),
+    _c("SL706", "unreadable lockfile", """
+`setlist.lock` exists but cannot be read: not YAML, another format version, or entries with
+unknown or missing fields. Fix it or delete it; pinned versions in the spec work without it.
+"""),
 ]}
 
 

@@ -78,21 +78,35 @@ class Project:
         return tuple(sorted(names))
 
     def plan(self):
-        """The resolved plan (versions from pins until a lockfile exists)."""
-        from .plan import plan_from_pins
+        """The resolved plan and its diagnostics: versions from pins in the spec, else from
+        `setlist.lock` in the project folder when there is one."""
+        from . import lockfile
+        from .plan import NOWHERE, build_plan
 
         assert self.spec is not None
         roots = sorted(f.key for f in self.roots)
         anchor = Span(file=roots[0], line=1, column=1, end_line=1, end_column=1) if roots \
-            else None
-        return plan_from_pins(self.spec, self.spec_sources(), *([anchor] if anchor else []))
+            else NOWHERE
+        try:
+            lock = lockfile.read(self.base)
+        except lockfile.LockError as exc:
+            where = Span(file=str(lockfile.lock_path(self.base).as_posix()), line=1, column=1,
+                         end_line=1, end_column=1)
+            plan, diags = build_plan(self.spec, None, self.spec_sources(), anchor)
+            return plan, diags + [error(where, "SL706", str(exc),
+                                        "fix the file or delete it; pins in the spec still "
+                                        "work without it")]
+        return build_plan(self.spec, lock, self.spec_sources(), anchor)
 
     @gc_paused()
     def compile(self):
         """Run the compile stage on the checked spec: a ``setlist.compile.CompileResult``."""
         from .compile import compile_plan
 
-        return compile_plan(self.plan())
+        plan, diags = self.plan()
+        result = compile_plan(plan)
+        result.diagnostics[:0] = diags
+        return result
 
 
 def display_path(path: Path) -> str:

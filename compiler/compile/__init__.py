@@ -90,7 +90,7 @@ def compile_plan(plan: Plan) -> CompileResult:
             for img in app.images:
                 version = plan.version(img.image, env.name)
                 versions[img.image] = version
-                if version is None:
+                if version is None and (img.image, env.name) not in plan.stale:
                     result.diagnostics.append(warning(
                         img.span, "SL700",
                         f"no version of image '{img.image}' is known for '{env.name}'; the "
