@@ -2,12 +2,16 @@
 # Installs the external programs the test suite drives (real tools, not mocks):
 #   git      the git CLI (later: bare repositories and git daemon)
 #   kubectl  `kubectl kustomize` builds every generated overlay (Kustomize v5)
+#   docker-registry  Debian's OCI registry (distribution 2.8.2, apt package docker-registry);
+#            the registry tests start their own instance on a free loopback port, so the
+#            system service the package enables (port 5000) is stopped and disabled here
 # Missing tools are installed with apt-get when running as root; otherwise the script says
 # what is missing. Tests that need a tool fail in CI (CI=true) when it is absent.
 set -euo pipefail
 missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -16,6 +20,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   for pkg in "${missing[@]}"; do
     apt-get install -y -qq "$pkg" >/dev/null || echo "install-services: could not install $pkg" >&2
   done
+  if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1 \
+      && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
 fi
 still=()
 for tool in "${missing[@]}"; do command -v "$tool" >/dev/null 2>&1 || still+=("$tool"); done

@@ -42,3 +42,24 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI must run this test)", pytrace=False)
     pytest.skip(reason)  # outside CI only: CI fails above
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real OCI registry (Debian's docker-registry) on a free loopback port, plain HTTP,
+    for the whole session; tests use their own repository names. Missing or failing to
+    start: unavailable (a failure in CI)."""
+    import registry_util
+
+    if not registry_util.available():
+        unavailable(f"{registry_util.BINARY} is not installed "
+                    "(scripts/install-services.sh installs it)")
+    server = registry_util.Registry(tmp_path_factory.mktemp("registry"))
+    try:
+        server.start()
+    except registry_util.RegistryStartError as exc:
+        unavailable(f"{registry_util.BINARY} did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,612 @@
+"""The OCI registry client core: tags, manifests and image configs, verified and bounded.
+
+This is the network half of resolution's first slice; :mod:`setlist.strategies` decides.
+It speaks the OCI distribution API (``/v2/``) over plain HTTP or HTTPS with the standard
+library only.
+
+Why not oras-py (PyPI ``oras``, evaluated at 0.2.43): it does follow ``Link: rel="next"``
+for tag lists and it has basic and bearer-token auth, but ``get_manifest`` returns only the
+parsed JSON — no body bytes, no ``Docker-Content-Digest``, so no digest verification and
+no media type —, there is no HEAD for manifests, no response size limit, every request
+goes through a retry decorator that sleeps ``2 + 3**attempt`` seconds on any exception
+(minutes before a bad host is reported), authentication silently reads
+``~/.docker/config.json`` and credential helpers even when the spec says ``anonymous``,
+and its errors and log lines carry raw server text. Wrapping it would mean replacing the
+request path, which is most of what it offers, while adding ``requests`` and
+``jsonschema`` as runtime dependencies. The client here is small, takes its credentials
+only from the caller, never follows a redirect with credentials to another host, and
+verifies every digest it is given.
+
+What Setlist needs from a registry, and nothing more:
+
+* :meth:`RegistryClient.tags`: every tag, following pagination (``n``, ``last`` and the
+  ``Link`` header).
+* :meth:`RegistryClient.manifest`: a manifest or index, its media type and its digest
+  (sha256 of the body, checked against ``Docker-Content-Digest`` and a digest reference).
+* :meth:`RegistryClient.config` / :meth:`RegistryClient.created`: an image's config blob
+  (digest checked) and its build date.
+* :func:`tag_infos`: :class:`setlist.strategies.TagInfo` for a spec image, fetching only
+  what :func:`setlist.strategies.needs_metadata` asks for.
+
+Every failure is a :class:`RegistryError` naming the registry and image; its text never
+contains credentials (they are never put into a message, and any secret the client holds
+is scrubbed from server-supplied text as well).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import spec
+from .strategies import TagInfo, filter_tags, needs_metadata, platform_wanted
+
+__all__ = [
+    "ACCEPT_MANIFESTS",
+    "DOCKER_MANIFEST",
+    "DOCKER_MANIFEST_LIST",
+    "MAX_CONFIG_BYTES",
+    "MAX_MANIFEST_BYTES",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
+    "Credentials",
+    "Manifest",
+    "RegistryClient",
+    "RegistryError",
+    "parse_created",
+    "tag_infos",
+]
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+ACCEPT_MANIFESTS = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST)
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+
+#: Size caps: a manifest or config larger than this is refused, not read.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+#: One page of a tag list (a registry without pagination sends every tag at once).
+MAX_TAG_PAGE_BYTES = 16 * 1024 * 1024
+#: Upper bound on tag-list pages, against a registry whose Link header loops.
+MAX_TAG_PAGES = 10_000
+MAX_REDIRECTS = 5
+
+_REPOSITORY = re.compile(
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
+_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+_LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
+_ATTESTATION = "attestation-manifest"
+
+
+class RegistryError(Exception):
+    """A registry could not answer, or answered something Setlist must not trust.
+
+    ``registry`` is the host, ``image`` the repository (with ``:tag`` or ``@digest`` where
+    one was asked for, None for registry-wide failures), ``reason`` what went wrong. The
+    text never contains credentials.
+    """
+
+    def __init__(self, registry: str, image: str | None, reason: str) -> None:
+        self.registry = registry
+        self.image = image
+        self.reason = reason
+        where = f"{registry}/{image}" if image else registry
+        super().__init__(f"registry {where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and secret (a password or token). The secret never shows in a repr."""
+
+    username: str
+    secret: str = field(repr=False)
+
+    def basic(self) -> str:
+        raw = f"{self.username}:{self.secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest or index as the registry served it, its digest verified."""
+
+    media_type: str
+    digest: str
+    body: bytes = field(repr=False)
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    @property
+    def config_digest(self) -> str | None:
+        """The config blob's digest of an image manifest (None for an index)."""
+        config = self.data.get("config")
+        if self.is_index or not isinstance(config, dict):
+            return None
+        digest = config.get("digest")
+        return digest if isinstance(digest, str) else None
+
+    @property
+    def children(self) -> tuple[tuple[str, str | None], ...]:
+        """An index's image manifests as (digest, platform or None), attestation manifests
+        (BuildKit's ``unknown/unknown`` entries) left out. Empty for an image manifest."""
+        if not self.is_index:
+            return ()
+        out: list[tuple[str, str | None]] = []
+        for entry in self.data.get("manifests") or ():
+            if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+                continue
+            annotations = entry.get("annotations") or {}
+            if isinstance(annotations, dict) and \
+                    annotations.get("vnd.docker.reference.type") == _ATTESTATION:
+                continue
+            out.append((entry["digest"], _platform_text(entry.get("platform"))))
+        return tuple(out)
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """An index's platforms (``os/arch[/variant]``, in index order, without repeats);
+        empty for an image manifest, whose platform is in its config."""
+        seen: dict[str, None] = {}
+        for _, platform in self.children:
+            if platform is not None:
+                seen.setdefault(platform, None)
+        return tuple(seen)
+
+
+def _platform_text(platform: Any) -> str | None:
+    if not isinstance(platform, dict):
+        return None
+    os_, arch = platform.get("os"), platform.get("architecture")
+    if not isinstance(os_, str) or not isinstance(arch, str) or not os_ or not arch:
+        return None
+    variant = platform.get("variant")
+    return f"{os_}/{arch}/{variant}" if isinstance(variant, str) and variant else \
+        f"{os_}/{arch}"
+
+
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:?\d\d)?$")
+
+
+def parse_created(value: Any) -> datetime | None:
+    """An image config's ``created`` (RFC 3339, Go writes up to nanoseconds) as an aware
+    datetime; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    match = _RFC3339.match(value.strip())
+    if match is None:
+        return None
+    day, clock, fraction, zone = match.groups()
+    text = f"{day}T{clock}"
+    if fraction:
+        text += "." + fraction[:6].ljust(6, "0")
+    if not zone or zone in ("Z", "z"):
+        text += "+00:00"
+    else:
+        text += zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.year <= 1:
+        return None  # Go's zero time: "unknown", as reproducible builds often write
+    return moment
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed by the client itself, to control where credentials go."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        return None
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: Any
+    body: bytes
+    url: str
+
+
+class RegistryClient:
+    """A synchronous client for one registry host (``host[:port]``).
+
+    ``scheme`` is ``https`` or ``http``; ``insecure`` turns off TLS certificate checks
+    (never a reason to send credentials over plain HTTP: the scheme decides that);
+    ``ca_file`` adds a CA bundle; ``credentials`` are offered only when the registry asks
+    (a 401 with a Basic or Bearer challenge); ``timeout`` is per request, in seconds.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        scheme: str = "https",
+        insecure: bool = False,
+        ca_file: str | None = None,
+        credentials: Credentials | None = None,
+        timeout: float = 30.0,
+        max_manifest_bytes: int = MAX_MANIFEST_BYTES,
+        max_config_bytes: int = MAX_CONFIG_BYTES,
+    ) -> None:
+        if scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be http or https, not {scheme!r}")
+        self.host = host
+        self.scheme = scheme
+        self.timeout = timeout
+        self.max_manifest_bytes = max_manifest_bytes
+        self.max_config_bytes = max_config_bytes
+        self._credentials = credentials
+        self._authorization: str | None = None  # the header that last satisfied a challenge
+        handlers: list[Any] = [_NoRedirect()]
+        if scheme == "https":
+            try:
+                context = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise RegistryError(host, None, f"cannot load CA file {ca_file}: "
+                                    f"{exc.strerror or exc}") from None
+            if insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.scheme}://{self.host})"
+
+    # ------------------------------------------------------------ public API
+
+    def tags(self, repository: str, *, page_size: int | None = None) -> list[str]:
+        """Every tag of ``repository``, in the registry's order, following pagination:
+        the ``Link: <...>; rel="next"`` header, or — when a registry sends exactly
+        ``page_size`` tags and has never sent one — ``last=<final tag>``. A repeated tag is
+        kept once.
+        """
+        _check_repository(self.host, repository)
+        query = {"n": str(page_size)} if page_size else {}
+        url = self._url(f"/v2/{repository}/tags/list", query)
+        tags: list[str] = []
+        seen_tags: set[str] = set()
+        seen_urls: set[str] = set()
+        linked = False  # once a registry paginates with Link, no Link means the end
+        for _ in range(MAX_TAG_PAGES):
+            seen_urls.add(url)
+            response = self._get(url, repository, MAX_TAG_PAGE_BYTES, "tag list")
+            page = self._json(response.body, repository, "tag list").get("tags") or []
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise RegistryError(self.host, repository, "tag list is malformed")
+            fresh = [t for t in page if t not in seen_tags]
+            seen_tags.update(fresh)
+            tags.extend(fresh)
+            linked = linked or "Link" in response.headers
+            next_url = self._next_page(response, page, page_size, repository, linked)
+            if next_url is None or not fresh:
+                return tags  # the last page, or a registry that ignores `last`
+            if next_url in seen_urls:
+                raise RegistryError(self.host, repository, "tag list pagination loops")
+            url = next_url
+        raise RegistryError(self.host, repository,
+                            f"tag list has more than {MAX_TAG_PAGES} pages")
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """The manifest or index ``reference`` (a tag or digest) names; its digest is
+        the sha256 of the body, checked against the registry's and the reference's."""
+        _check_repository(self.host, repository)
+        image = _image(repository, reference)
+        by_digest = reference if _DIGEST.fullmatch(reference) else None
+        if by_digest is None and not _TAG.fullmatch(reference):
+            raise RegistryError(self.host, repository, f"'{reference}' is not a valid tag "
+                                "or digest")
+        url = self._url(f"/v2/{repository}/manifests/{reference}")  # validated above
+        response = self._get(url, image, self.max_manifest_bytes, "manifest",
+                             accept=", ".join(ACCEPT_MANIFESTS))
+        body = response.body
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        claimed = (response.headers.get("Docker-Content-Digest") or "").strip()
+        for expected, source in ((by_digest, "the reference"), (claimed, "the registry")):
+            if expected and not _digest_matches(expected, body):
+                raise RegistryError(self.host, image, f"manifest digest mismatch: {source} "
+                                    f"says {expected}, the content is {digest}")
+        if by_digest is not None:
+            digest = by_digest
+        data = self._json(body, image, "manifest")
+        media_type = data.get("mediaType")
+        if not isinstance(media_type, str) or not media_type:
+            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+            media_type = content_type or (OCI_INDEX if "manifests" in data else OCI_MANIFEST)
+        if media_type not in INDEX_TYPES and media_type not in IMAGE_TYPES:
+            raise RegistryError(self.host, image,
+                                f"unsupported manifest media type {media_type}")
+        return Manifest(media_type=media_type, digest=digest, body=body, data=data)
+
+    def config(self, repository: str, manifest: Manifest) -> dict[str, Any]:
+        """The image config blob of an image manifest, its digest verified."""
+        _check_repository(self.host, repository)
+        digest = manifest.config_digest
+        image = _image(repository, manifest.digest)
+        if digest is None or not _DIGEST.fullmatch(digest):
+            raise RegistryError(self.host, image, "manifest has no valid config digest")
+        url = self._url(f"/v2/{repository}/blobs/{digest}")
+        response = self._get(url, image, self.max_config_bytes, "config")
+        if not _digest_matches(digest, response.body):
+            actual = "sha256:" + hashlib.sha256(response.body).hexdigest()
+            raise RegistryError(self.host, image, f"config digest mismatch: the manifest "
+                                f"says {digest}, the content is {actual}")
+        return self._json(response.body, image, "config")
+
+    def created(self, repository: str, manifest: Manifest,
+                platforms: Sequence[str] = ()) -> datetime | None:
+        """When the image was built (its config's ``created``). For an index: the most
+        recent build date among its images for a wanted platform (all without
+        ``platforms``), as Image Updater records it."""
+        if not manifest.is_index:
+            return parse_created(self.config(repository, manifest).get("created"))
+        latest: datetime | None = None
+        for digest, platform in manifest.children:
+            if platforms and (platform is None or not platform_wanted(platform, platforms)):
+                continue
+            child = self.manifest(repository, digest)
+            if child.is_index:
+                continue  # nested indexes are not images
+            moment = parse_created(self.config(repository, child).get("created"))
+            if moment is not None and (latest is None or moment > latest):
+                latest = moment
+        return latest
+
+    def image_platform(self, repository: str, manifest: Manifest) -> str | None:
+        """An image manifest's platform, from its config (None if the config has none)."""
+        return _platform_text(self.config(repository, manifest))
+
+    # ------------------------------------------------------------ HTTP
+
+    def _url(self, path: str, query: dict[str, str] | None = None) -> str:
+        url = f"{self.scheme}://{self.host}{path}"
+        return url + ("?" + urllib.parse.urlencode(query) if query else "")
+
+    def _next_page(self, response: _Response, page: list[str], page_size: int | None,
+                   repository: str, linked: bool) -> str | None:
+        link = response.headers.get("Link") or ""
+        match = _LINK_NEXT.search(link)
+        if match:
+            target = urllib.parse.urljoin(response.url, match.group(1))
+            if _origin(target) != _origin(response.url):
+                raise RegistryError(self.host, repository,
+                                    "tag list pagination points at another host")
+            return target
+        if page_size and len(page) == page_size and not linked:
+            # Exactly a full page and no Link header: ask for what follows the last tag.
+            # (More than a page means the registry ignored `n` and sent everything, as
+            # distribution 2.x does.)
+            return self._url(f"/v2/{repository}/tags/list",
+                             {"n": str(page_size), "last": page[-1]})
+        return None
+
+    def _get(self, url: str, image: str, limit: int, what: str, *,
+             accept: str | None = None) -> _Response:
+        headers = {"Accept": accept} if accept else {}
+        retried_auth = False
+        for _ in range(MAX_REDIRECTS + 1):
+            same_host = _origin(url) == _origin(self._url("/"))
+            request_headers = dict(headers)
+            if same_host and self._authorization:
+                request_headers["Authorization"] = self._authorization
+            response = self._open(url, request_headers, image, limit, what)
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.headers.get("Location")
+                if not location:
+                    raise RegistryError(self.host, image, f"{what}: redirect without target")
+                url = urllib.parse.urljoin(url, location)
+                if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                    raise RegistryError(self.host, image, f"{what}: redirect to a non-HTTP "
+                                        "location")
+                continue
+            if response.status == 401 and same_host and not retried_auth:
+                retried_auth = True
+                if self._authenticate(response, image):
+                    continue
+            if response.status == 200:
+                return response
+            raise RegistryError(self.host, image, self._failure(response, what))
+        raise RegistryError(self.host, image, f"{what}: too many redirects")
+
+    def _open(self, url: str, headers: dict[str, str], image: str, limit: int,
+              what: str) -> _Response:
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        try:
+            raw = self._opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.fp is None:
+                return _Response(exc.code, exc.headers, b"", url)
+            raw = exc  # an error status still has headers and a (small) body
+        except urllib.error.URLError as exc:
+            raise RegistryError(self.host, image, f"{what}: cannot connect "
+                                f"({self._scrub(str(exc.reason))})") from None
+        except (TimeoutError, OSError) as exc:
+            raise RegistryError(self.host, image, f"{what}: connection failed "
+                                f"({self._scrub(str(exc) or type(exc).__name__)})") from None
+        with raw:
+            status = raw.status if raw.status is not None else 0
+            length = raw.headers.get("Content-Length")
+            if status == 200 and length and length.isdigit() and int(length) > limit:
+                raise RegistryError(self.host, image, f"{what} is larger than "
+                                    f"{limit} bytes ({length})")
+            cap = limit if status == 200 else 64 * 1024
+            try:
+                body = raw.read(cap + 1)
+            except (TimeoutError, OSError) as exc:
+                raise RegistryError(self.host, image, f"{what}: reading the response "
+                                    f"failed ({self._scrub(str(exc))})") from None
+            if status == 200 and len(body) > limit:
+                raise RegistryError(self.host, image, f"{what} is larger than {limit} bytes")
+            return _Response(status, raw.headers, body, raw.geturl() or url)
+
+    def _authenticate(self, response: _Response, image: str) -> bool:
+        """Answer a 401 challenge: Basic with the credentials, or a Bearer token fetched
+        from the realm (with the credentials when there are any). False: cannot answer."""
+        challenge = response.headers.get("WWW-Authenticate") or ""
+        scheme, _, params_text = challenge.strip().partition(" ")
+        params = dict(re.findall(r'(\w+)="([^"]*)"', params_text))
+        if scheme.lower() == "basic":
+            if self._credentials is None or self.scheme != "https" and \
+                    not _is_loopback(self.host):
+                return False
+            self._authorization = self._credentials.basic()
+            return True
+        if scheme.lower() != "bearer" or "realm" not in params:
+            return False
+        realm = params["realm"]
+        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+            return False
+        query = {k: params[k] for k in ("service", "scope") if k in params}
+        token_url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
+        headers = {}
+        if self._credentials is not None:
+            if urllib.parse.urlsplit(realm).scheme != "https" and not _is_loopback(
+                    urllib.parse.urlsplit(realm).netloc):
+                raise RegistryError(self.host, image, "refusing to send credentials to a "
+                                    "token service over plain HTTP")
+            headers["Authorization"] = self._credentials.basic()
+        token_response = self._open(token_url, headers, image, 1024 * 1024, "token")
+        if token_response.status != 200:
+            raise RegistryError(self.host, image, "token request refused (HTTP "
+                                f"{token_response.status})")
+        data = self._json(token_response.body, image, "token response")
+        token = data.get("token") or data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(self.host, image, "token response has no token")
+        self._authorization = f"Bearer {token}"
+        return True
+
+    def _failure(self, response: _Response, what: str) -> str:
+        reason = f"{what}: HTTP {response.status}"
+        if response.status == 404:
+            reason = f"{what} not found (HTTP 404)"
+        elif response.status == 401:
+            reason = f"{what}: authentication required or refused (HTTP 401)"
+        elif response.status == 403:
+            reason = f"{what}: access denied (HTTP 403)"
+        elif response.status == 429:
+            reason = f"{what}: rate limited (HTTP 429)"
+        detail = _error_detail(response.body)
+        return reason + (f": {self._scrub(detail)}" if detail else "")
+
+    def _json(self, body: bytes, image: str, what: str) -> dict[str, Any]:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise RegistryError(self.host, image, f"{what} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise RegistryError(self.host, image, f"{what} is not a JSON object")
+        return data
+
+    def _scrub(self, text: str) -> str:
+        """Server or library text with every secret this client holds blanked out."""
+        secrets: list[str] = []
+        if self._credentials is not None:
+            secrets += [self._credentials.secret, self._credentials.basic().split(" ", 1)[1]]
+        if self._authorization:
+            secrets.append(self._authorization.split(" ", 1)[-1])
+        for secret in sorted(filter(None, secrets), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text[:300]
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
+    return name in ("localhost", "127.0.0.1", "::1")
+
+
+def _check_repository(host: str, repository: str) -> None:
+    if not _REPOSITORY.fullmatch(repository):
+        raise RegistryError(host, repository, "not a valid repository name")
+
+
+def _image(repository: str, reference: str) -> str:
+    return f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"
+
+
+def _digest_matches(digest: str, body: bytes) -> bool:
+    algorithm, _, hexdigest = digest.partition(":")
+    hasher = _HASHES.get(algorithm)
+    return hasher is not None and hasher(body).hexdigest() == hexdigest
+
+
+def _error_detail(body: bytes) -> str:
+    """The first OCI error's code and message, if the body has one."""
+    try:
+        errors = json.loads(body).get("errors")
+        first = errors[0]
+        return " ".join(str(first.get(k)) for k in ("code", "message") if first.get(k))
+    except (ValueError, AttributeError, TypeError, IndexError, KeyError,
+            UnicodeDecodeError):
+        return ""
+
+
+# ================================================================ tag metadata
+
+
+def _relevant(image: spec.Image, tags: Iterable[str]) -> list[str]:
+    """The tags whose metadata :func:`choose` can look at: those passing allow/ignore, and
+    for ``digest`` only the followed tag (Image Updater fetches no more)."""
+    if image.strategy.kind == "digest":
+        return [t for t in tags if t == image.strategy.tag]
+    return filter_tags(tags, image.allow_tags, image.ignore_tags)
+
+
+def tag_infos(client: RegistryClient, image: spec.Image,
+              needs: set[str] | None = None) -> list[TagInfo]:
+    """The image's tags as :class:`TagInfo`, with only the metadata ``needs`` names
+    ("digest", "created", "platforms"; by default what :func:`needs_metadata` asks for).
+    Tags :func:`choose` will drop before looking at metadata get none."""
+    if needs is None:
+        needs = needs_metadata(image.strategy, image.platforms)
+    names = client.tags(image.repository)
+    if not needs:
+        return [TagInfo(name) for name in names]
+    relevant = set(_relevant(image, names))
+    infos: list[TagInfo] = []
+    for name in names:
+        if name not in relevant:
+            infos.append(TagInfo(name))
+            continue
+        manifest = client.manifest(image.repository, name)
+        digest = manifest.digest if "digest" in needs else None
+        platforms: tuple[str, ...] | None = None
+        created: datetime | None = None
+        if manifest.is_index:
+            if "platforms" in needs:
+                platforms = manifest.platforms
+            if "created" in needs:
+                created = client.created(image.repository, manifest, image.platforms)
+        elif "platforms" in needs or "created" in needs:
+            config = client.config(image.repository, manifest)
+            if "platforms" in needs:
+                platform = _platform_text(config)
+                platforms = (platform,) if platform else ()
+            if "created" in needs:
+                created = parse_created(config.get("created"))
+        infos.append(TagInfo(name, digest=digest, created=created, platforms=platforms))
+    return infos
