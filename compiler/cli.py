@@ -262,3 +262,68 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
     for issue in shown.issues:
         click.echo(f"setlist: warning: {issue.message}", err=True)
     sys.exit(EXIT_OK)
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option("--image", "image_names", multiple=True, metavar="NAME",
+              help="Only this image (repeatable).")
+@click.option("--env", "env_names", multiple=True, metavar="ENV",
+              help="Only this environment (repeatable).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str, ...],
+            color: str) -> None:
+    """Ask the registries which version each environment runs; update setlist.lock.
+
+    Every image without a pin is resolved by its strategy for the environments the registry
+    feeds (no promotion, or a `<- registry` rule); promoted environments keep their entries.
+    setlist.lock (in the project folder) is written only when every image resolved.
+
+    Exit status: 0 resolved (or up to date), 1 spec errors or an unreadable lock, 2 bad
+    invocation, 3 a registry failed (setlist.lock is unchanged).
+    """
+    from datetime import UTC, datetime
+
+    from . import lockfile
+    from .resolve import resolve as run_resolve
+    from .resolve import write_lock
+
+    project = _load((path,) if path else ())
+    if not project.ok or project.spec is None:
+        _report(project.diagnostics, project.sources, color)
+        sys.exit(EXIT_SPEC)
+    spec = project.spec
+    for flag, given, known in (("--image", image_names, [i.name for i in spec.images]),
+                               ("--env", env_names, [e.name for e in spec.environments])):
+        for name in given:
+            if name not in known:
+                click.echo(f"setlist: error: {flag} {name}: no such {flag[2:]} (known: "
+                           f"{', '.join(known) or 'none'})", err=True)
+                sys.exit(EXIT_USAGE)
+    try:
+        lock = lockfile.read(project.base)
+    except lockfile.LockError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        sys.exit(EXIT_SPEC)
+    result = run_resolve(spec, lock, now=datetime.now(UTC), base=project.base,
+                         images=set(image_names) or None, envs=set(env_names) or None)
+    name = lockfile.LOCK_NAME
+    if not result.ok:
+        for failure in result.failures:
+            click.echo(f"setlist: error: {failure}", err=True)
+        click.echo(f"setlist: {name} was not changed", err=True)
+        sys.exit(EXIT_EXTERNAL)
+    for resolved in result.resolved:
+        click.echo(resolved.line())
+    try:
+        write_lock(project.base, result.lock)
+    except OSError as exc:
+        click.echo(f"setlist: error: {name} could not be written: {exc.strerror or exc}",
+                   err=True)
+        sys.exit(EXIT_EXTERNAL)
+    if result.changed:
+        click.echo(f"{name}: {result.changed} "
+                   f"{'entry' if result.changed == 1 else 'entries'} changed")
+    else:
+        click.echo(f"{name}: up to date")

@@ -1,0 +1,483 @@
+"""The resolve stage: ask the registries which version each environment should run.
+
+For every (image, environment) pair the spec deploys whose image has no pin (``tag`` or
+``digest``) and whose environment is fed by the registry — the image has no promotion, or
+its promotion's stage for that environment has source ``registry`` — the image's tags are
+listed (with the metadata :func:`setlist.strategies.needs_metadata` asks for), the
+strategy chooses one tag, and the chosen manifest (or index) is fetched for its digest,
+platforms and build date. The result is a new :class:`setlist.lockfile.Lock`:
+
+* entries for pairs fed by the registry are replaced; ``since`` is kept when the chosen
+  tag and digest equal the old entry's (the version did not change), and is ``now``
+  otherwise;
+* entries of downstream (promoted) environments, of pinned images and of pairs left out
+  with ``--image``/``--env`` are kept as they are;
+* entries for pairs the spec no longer deploys are dropped.
+
+Besides :mod:`setlist.registry`, this is the only module that opens network connections.
+Each image is resolved once (its choice does not depend on the environment) in a thread
+pool per registry host, at most :data:`MAX_PER_HOST` at a time; every task has its own
+:class:`~setlist.registry.RegistryClient`, so threads share nothing mutable.
+
+Credentials are read here, never from the spec: ``env("VAR")`` (``user:password`` is a
+user and password; anything else is a token sent as ``Authorization: Bearer``),
+``docker_config`` (``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``: an
+``auths`` entry's ``auth`` or ``identitytoken``; credential helpers are not run yet), or
+none. No secret is ever put into a message, the lock or the output.
+
+The lock is written only when every image resolved, atomically (a temporary file in the
+same folder, then :func:`os.replace`), and only when its text changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+from collections.abc import Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import lockfile
+from .lockfile import Lock, LockEntry
+from .plan import deployments
+from .registry import Credentials, Manifest, RegistryClient, RegistryError, parse_created
+from .spec import Image, Registry, Spec, Strategy
+
+__all__ = [
+    "MAX_PER_HOST",
+    "CredentialError",
+    "Failure",
+    "Resolution",
+    "Resolved",
+    "ResolveResult",
+    "docker_config_credentials",
+    "format_strategy",
+    "registry_fed",
+    "resolve",
+    "rfc3339",
+    "write_lock",
+]
+
+#: At most this many images are resolved at the same time against one registry host.
+MAX_PER_HOST = 8
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: The host the spec calls ``docker.io`` serves the registry API elsewhere.
+_API_HOSTS = {"docker.io": "registry-1.docker.io"}
+_DOCKER_HUB_KEYS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+class CredentialError(Exception):
+    """Credentials could not be read. The text names where they were looked for (a
+    variable, a file), never a value."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One image that could not be resolved: ``<registry> <image>: <reason>``."""
+
+    registry: str
+    image: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.registry} {self.image}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the registry says an image should run now (the same for every environment
+    the registry feeds)."""
+
+    tag: str
+    digest: str
+    platforms: tuple[str, ...] = ()
+    created: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One (image, environment) pair and its new lock entry."""
+
+    image: str
+    env: str
+    entry: LockEntry
+    changed: bool
+
+    def line(self) -> str:
+        short = self.entry.digest or ""
+        if short.startswith("sha256:") and len(short) > 19:
+            short = short[:19] + "…"
+        return f"{self.image} {self.env}: {self.entry.tag} ({short}) from " \
+               f"{self.entry.repository}"
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    lock: Lock
+    resolved: tuple[Resolved, ...]
+    failures: tuple[Failure, ...]
+    changed: int  # lock entries added, replaced with different content, or dropped
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+# ================================================================ what to resolve
+
+
+def registry_fed(spec: Spec) -> dict[str, list[str]]:
+    """Image name → the environments (sorted) whose version comes from the registry, for
+    unpinned images the spec deploys."""
+    images = {i.name: i for i in spec.images}
+    sources: dict[tuple[str, str], str] = {}
+    promoted: set[str] = set()
+    for promotion in spec.promotions:
+        promoted.add(promotion.image)
+        for stage in promotion.stages:
+            sources[(promotion.image, stage.env)] = stage.source
+    fed: dict[str, list[str]] = {}
+    for image_name, env in deployments(spec):
+        image = images.get(image_name)
+        if image is None or image.tag or image.digest:
+            continue
+        if image_name in promoted and sources.get((image_name, env)) != "registry":
+            continue
+        fed.setdefault(image_name, []).append(env)
+    return fed
+
+
+def format_strategy(strategy: Strategy) -> str:
+    """The strategy as the spec language writes it: ``semver("^1.4")``, ``newest_build``."""
+    if strategy.kind == "semver":
+        return f"semver({json.dumps(strategy.constraint)})" if strategy.constraint \
+            else "semver()"
+    if strategy.kind == "digest":
+        return f"digest({json.dumps(strategy.tag or '')})"
+    return strategy.kind
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, ``Z``, fractional seconds only when there are any."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+# ================================================================ connections
+
+
+def _is_loopback(host: str) -> bool:
+    if host.startswith("["):
+        name = host[1:].split("]", 1)[0]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in _LOOPBACK
+
+
+def _registry_of(spec: Spec, image: Image) -> Registry | None:
+    """The declared registry the image is pulled from: by name (and host), else the first
+    declared with the image's host."""
+    for registry in spec.registries:
+        if registry.name == image.registry and registry.host == image.host:
+            return registry
+    return next((r for r in spec.registries if r.host == image.host), None)
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """How to reach one host; ``token`` is a bearer token (``credentials`` then holds it
+    too, so that the client scrubs it from any text)."""
+
+    host: str                     # as the spec writes it (messages)
+    api_host: str                 # where the API is served
+    scheme: str
+    ca_file: str | None
+    credentials: Credentials | None
+    token: bool = False
+    helper: str | None = None     # a docker credential helper that was not run
+
+    def client(self, timeout: float) -> RegistryClient:
+        cls = _TokenClient if self.token else RegistryClient
+        return cls(self.api_host, scheme=self.scheme, ca_file=self.ca_file,
+                   credentials=self.credentials, timeout=timeout)
+
+
+class _TokenClient(RegistryClient):
+    """Answers a registry's challenge with ``Authorization: Bearer <token>`` (the token
+    is the credentials' secret), over HTTPS or to a loopback host only."""
+
+    def _authenticate(self, response, image):  # noqa: ANN001, ANN202
+        if self._credentials is None or self.scheme != "https" and \
+                not _is_loopback(self.host):
+            return False
+        self._authorization = f"Bearer {self._credentials.secret}"
+        return True
+
+
+def _connection(spec: Spec, image: Image, base: str, environ: Mapping[str, str]) -> _Connection:
+    registry = _registry_of(spec, image)
+    host = image.host
+    insecure = registry.insecure if registry is not None else False
+    scheme = "http" if insecure or _is_loopback(host) else "https"
+    ca_file = registry.ca_file if registry is not None else None
+    if ca_file and not os.path.isabs(ca_file):
+        ca_file = os.path.join(base, ca_file)
+    credentials: Credentials | None = None
+    token = False
+    helper = None
+    source = registry.credentials if registry is not None else None
+    if source is not None and source.source == "env":
+        credentials, token = _from_env(source.variable or "", environ)
+    elif source is not None and source.source == "docker_config":
+        credentials, token, helper = docker_config_credentials(host, environ)
+    return _Connection(host=host, api_host=_API_HOSTS.get(host, host), scheme=scheme,
+                       ca_file=ca_file, credentials=credentials, token=token, helper=helper)
+
+
+def _from_env(variable: str, environ: Mapping[str, str]) -> tuple[Credentials, bool]:
+    value = environ.get(variable)
+    if not value:
+        raise CredentialError(f"credentials: environment variable {variable} is not set")
+    user, colon, password = value.partition(":")
+    if colon and user and password:
+        return Credentials(user, password), False
+    return Credentials("", value), True
+
+
+def _docker_config_path(environ: Mapping[str, str]) -> Path:
+    folder = environ.get("DOCKER_CONFIG")
+    if folder:
+        return Path(folder) / "config.json"
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".docker" / "config.json"
+
+
+def _auth_key(key: str) -> str:
+    """A config.json ``auths`` key (``https://index.docker.io/v1/``, ``ghcr.io``) as a
+    host."""
+    for prefix in ("https://", "http://"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return key.split("/", 1)[0].lower()
+
+
+def docker_config_credentials(host: str, environ: Mapping[str, str] | None = None
+                              ) -> tuple[Credentials | None, bool, str | None]:
+    """Credentials for ``host`` from Docker's config.json: (credentials or None, whether
+    they are a bearer token, the credential helper that would hold them — not run yet).
+    A missing file means no credentials; an unreadable one is a CredentialError naming
+    the file (never its content)."""
+    environ = os.environ if environ is None else environ
+    path = _docker_config_path(environ)
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None, False, None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise CredentialError(f"credentials: {path} cannot be read as JSON") from None
+    if not isinstance(data, dict):
+        raise CredentialError(f"credentials: {path} is not a JSON object")
+    wanted = {host.lower()}
+    if host.lower() in _DOCKER_HUB_KEYS:
+        wanted.update(_DOCKER_HUB_KEYS)
+    auths = data.get("auths") if isinstance(data.get("auths"), dict) else {}
+    entry = next((v for k, v in auths.items() if _auth_key(k) in wanted and
+                  isinstance(v, dict)), None)
+    helpers = data.get("credHelpers") if isinstance(data.get("credHelpers"), dict) else {}
+    helper = next((v for k, v in helpers.items() if _auth_key(k) in wanted), None) or \
+        data.get("credsStore")
+    helper = f"docker-credential-{helper}" if isinstance(helper, str) and helper else None
+    if entry is not None:
+        token = entry.get("identitytoken")
+        if isinstance(token, str) and token:
+            return Credentials("", token), True, None
+        auth = entry.get("auth")
+        if isinstance(auth, str) and auth:
+            try:
+                user, colon, password = base64.b64decode(auth, validate=True).decode(
+                    "utf-8").partition(":")
+            except (binascii.Error, ValueError):
+                user, colon, password = "", "", ""
+            if not colon or not user:
+                raise CredentialError(f"credentials: the auths entry for {host} in {path} "
+                                      "is not base64 of user:password")
+            return Credentials(user, password), False, None
+    return None, False, helper
+
+
+# ================================================================ resolving one image
+
+
+def _resolve_image(image: Image, connection: _Connection, timeout: float) -> Resolution:
+    """List, choose, and fetch the chosen manifest. Raises RegistryError, or ValueError
+    when no tag qualifies (its text is the reason)."""
+    from .registry import tag_infos
+    from .strategies import choose
+
+    client = connection.client(timeout)
+    infos = tag_infos(client, image)
+    choice = choose(image.strategy, infos, allow=image.allow_tags, ignore=image.ignore_tags,
+                    platforms=image.platforms)
+    if choice.tag is None:
+        raise ValueError(choice.reason)
+    info = next(i for i in infos if i.name == choice.tag)
+    manifest = client.manifest(image.repository, choice.tag)
+    platforms: tuple[str, ...] = ()
+    created = info.created
+    if manifest.is_index:
+        platforms = manifest.platforms
+    else:
+        platforms, created = _image_details(client, image, manifest, created)
+    return Resolution(tag=choice.tag, digest=manifest.digest, platforms=platforms,
+                      created=rfc3339(created) if created is not None else None)
+
+
+def _image_details(client: RegistryClient, image: Image, manifest: Manifest,
+                   created: datetime | None) -> tuple[tuple[str, ...], datetime | None]:
+    """A single-platform image's platform and build date, from its config."""
+    config = client.config(image.repository, manifest)
+    os_, arch, variant = (config.get(k) for k in ("os", "architecture", "variant"))
+    platforms: tuple[str, ...] = ()
+    if isinstance(os_, str) and os_ and isinstance(arch, str) and arch:
+        platforms = (f"{os_}/{arch}/{variant}" if isinstance(variant, str) and variant
+                     else f"{os_}/{arch}",)
+    return platforms, created or parse_created(config.get("created"))
+
+
+# ================================================================ the stage
+
+
+def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.PathLike = ".",
+            images: Collection[str] | None = None, envs: Collection[str] | None = None,
+            environ: Mapping[str, str] | None = None, max_per_host: int = MAX_PER_HOST,
+            timeout: float = 30.0) -> ResolveResult:
+    """Resolve the registry-fed pairs (limited to ``images`` and ``envs`` when given) and
+    return the new lock with what changed. With failures, the result's lock is the old one
+    unchanged and nothing should be written. ``now`` becomes ``since`` of new versions;
+    ``base`` is the project folder (relative ``ca_file`` paths); ``environ`` supplies the
+    credential variables and ``DOCKER_CONFIG`` (default: the process environment)."""
+    environ = os.environ if environ is None else environ
+    old = lock if lock is not None else Lock()
+    since = rfc3339(now)
+    fed = {name: [e for e in es if envs is None or e in envs]
+           for name, es in registry_fed(spec).items() if images is None or name in images}
+    fed = {name: es for name, es in fed.items() if es}
+    by_name = {i.name: i for i in spec.images}
+
+    failures: list[Failure] = []
+    connections: dict[str, _Connection] = {}
+    work: dict[str, list[Image]] = {}
+    for name in sorted(fed):
+        image = by_name[name]
+        try:
+            connections[name] = _connection(spec, image, os.fspath(base), environ)
+        except CredentialError as exc:
+            failures.append(Failure(image.host, image.repository, str(exc)))
+            continue
+        work.setdefault(connections[name].api_host, []).append(image)
+
+    results: dict[str, Resolution] = {}
+    pools = [ThreadPoolExecutor(max_workers=max(1, min(max_per_host, len(batch))),
+                                thread_name_prefix=f"resolve-{host}")
+             for host, batch in work.items()]
+    try:
+        futures: list[tuple[Image, Future[Resolution]]] = []
+        for pool, batch in zip(pools, work.values(), strict=True):
+            for image in batch:
+                futures.append((image, pool.submit(_resolve_image, image,
+                                                   connections[image.name], timeout)))
+        for image, future in futures:
+            try:
+                results[image.name] = future.result()
+            except RegistryError as exc:
+                failures.append(Failure(image.host, image.repository,
+                                        _with_hint(exc, image, connections[image.name])))
+            except ValueError as exc:  # no tag qualifies, a bad pattern or constraint
+                failures.append(Failure(image.host, image.repository, str(exc)))
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True)
+    if failures:
+        failures.sort(key=lambda f: (f.registry, f.image, f.reason))
+        return ResolveResult(lock=old, resolved=(), failures=tuple(failures), changed=0)
+
+    deployed = set(deployments(spec))
+    entries = {k: v for k, v in old.entries.items() if k in deployed}
+    resolved: list[Resolved] = []
+    for name in sorted(results):
+        image, found = by_name[name], results[name]
+        for env in fed[name]:
+            previous = old.get(name, env)
+            same = previous is not None and previous.repository == image.reference and \
+                previous.tag == found.tag and previous.digest == found.digest
+            entry = LockEntry(repository=image.reference, tag=found.tag, digest=found.digest,
+                              platforms=found.platforms, created=found.created,
+                              strategy=format_strategy(image.strategy),
+                              since=previous.since if same and previous.since else since,
+                              source="registry")
+            entries[(name, env)] = entry
+            resolved.append(Resolved(name, env, entry, changed=entry != previous))
+    new = Lock(entries=entries)
+    changed = sum(1 for key in set(old.entries) | set(new.entries)
+                  if old.entries.get(key) != new.entries.get(key))
+    return ResolveResult(lock=new, resolved=tuple(resolved), failures=(), changed=changed)
+
+
+def _with_hint(exc: RegistryError, image: Image, connection: _Connection) -> str:
+    """The error's reason, with the tag or digest it concerned, and a hint when the
+    registry wanted credentials that a credential helper keeps."""
+    reason = exc.reason
+    reference = exc.image or ""
+    if reference.startswith(image.repository) and len(reference) > len(image.repository) + 1:
+        reason = f"{reference[len(image.repository) + 1:]}: {reason}"
+    if connection.helper and connection.credentials is None and \
+            ("HTTP 401" in reason or "HTTP 403" in reason):
+        reason += (f" (the credentials for {connection.host} are kept by "
+                   f"{connection.helper}; setlist does not run credential helpers yet)")
+    return reason
+
+
+# ================================================================ writing
+
+
+def write_lock(base: str | os.PathLike, lock: Lock) -> bool:
+    """Write ``setlist.lock`` in ``base`` when its text changes: a temporary file in the
+    same folder, flushed to disk, then renamed over the old one. True when written."""
+    path = lockfile.lock_path(base)
+    text = lockfile.dump(lock)
+    try:
+        if path.read_text("utf-8") == text:
+            return False
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        if not lock.entries:
+            return False  # nothing to record, and no lock to update
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".setlist.lock.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    return True
