@@ -2,7 +2,8 @@
 
 This is the network half of resolution's first slice; :mod:`setlist.strategies` decides.
 It speaks the OCI distribution API (``/v2/``) over plain HTTP or HTTPS with the standard
-library only.
+library only; requests, redirects, authentication, retries and the digest cache are in
+:mod:`setlist.registry_http`.
 
 Why not oras-py (PyPI ``oras``, evaluated at 0.2.43): it does follow ``Link: rel="next"``
 for tag lists and it has basic and bearer-token auth, but ``get_manifest`` returns only the
@@ -35,20 +36,31 @@ is scrubbed from server-supplied text as well).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
+import os
+import random as _random
 import re
-import ssl
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from . import spec
+from .registry_http import (
+    DEFAULT_CACHE,
+    MAX_ATTEMPTS,
+    Credentials,
+    DigestCache,
+    RegistryError,
+    Transport,
+    _digest_matches,
+    _origin,
+    _Response,
+    default_cache_dir,
+)
 from .strategies import TagInfo, filter_tags, needs_metadata, platform_wanted
 
 __all__ = [
@@ -82,43 +94,13 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_TAG_PAGE_BYTES = 16 * 1024 * 1024
 #: Upper bound on tag-list pages, against a registry whose Link header loops.
 MAX_TAG_PAGES = 10_000
-MAX_REDIRECTS = 5
 
 _REPOSITORY = re.compile(
     r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
-_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 _ATTESTATION = "attestation-manifest"
-
-
-class RegistryError(Exception):
-    """A registry could not answer, or answered something Setlist must not trust.
-
-    ``registry`` is the host, ``image`` the repository (with ``:tag`` or ``@digest`` where
-    one was asked for, None for registry-wide failures), ``reason`` what went wrong. The
-    text never contains credentials.
-    """
-
-    def __init__(self, registry: str, image: str | None, reason: str) -> None:
-        self.registry = registry
-        self.image = image
-        self.reason = reason
-        where = f"{registry}/{image}" if image else registry
-        super().__init__(f"registry {where}: {reason}")
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A user name and secret (a password or token). The secret never shows in a repr."""
-
-    username: str
-    secret: str = field(repr=False)
-
-    def basic(self) -> str:
-        raw = f"{self.username}:{self.secret}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -211,28 +193,16 @@ def parse_created(value: Any) -> datetime | None:
     return moment
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects are followed by the client itself, to control where credentials go."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
-        return None
-
-
-@dataclass
-class _Response:
-    status: int
-    headers: Any
-    body: bytes
-    url: str
-
-
-class RegistryClient:
+class RegistryClient(Transport):
     """A synchronous client for one registry host (``host[:port]``).
 
     ``scheme`` is ``https`` or ``http``; ``insecure`` turns off TLS certificate checks
     (never a reason to send credentials over plain HTTP: the scheme decides that);
     ``ca_file`` adds a CA bundle; ``credentials`` are offered only when the registry asks
     (a 401 with a Basic or Bearer challenge); ``timeout`` is per request, in seconds.
+    Transient failures are retried (:mod:`setlist.registry_http`) up to ``max_attempts``,
+    waiting with ``sleep`` and jittering with ``random``. Manifests and configs fetched by
+    digest are kept in ``cache_dir`` (None: no cache); ``requests`` counts what was sent.
     """
 
     def __init__(
@@ -246,28 +216,19 @@ class RegistryClient:
         timeout: float = 30.0,
         max_manifest_bytes: int = MAX_MANIFEST_BYTES,
         max_config_bytes: int = MAX_CONFIG_BYTES,
+        sleep: Callable[[float], object] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        max_attempts: int = MAX_ATTEMPTS,
+        cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
     ) -> None:
-        if scheme not in ("http", "https"):
-            raise ValueError(f"scheme must be http or https, not {scheme!r}")
-        self.host = host
-        self.scheme = scheme
-        self.timeout = timeout
+        super().__init__(host, scheme=scheme, insecure=insecure, ca_file=ca_file,
+                         credentials=credentials, timeout=timeout, sleep=sleep,
+                         random=random, max_attempts=max_attempts)
         self.max_manifest_bytes = max_manifest_bytes
         self.max_config_bytes = max_config_bytes
-        self._credentials = credentials
-        self._authorization: str | None = None  # the header that last satisfied a challenge
-        handlers: list[Any] = [_NoRedirect()]
-        if scheme == "https":
-            try:
-                context = ssl.create_default_context(cafile=ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise RegistryError(host, None, f"cannot load CA file {ca_file}: "
-                                    f"{exc.strerror or exc}") from None
-            if insecure:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        self._opener = urllib.request.build_opener(*handlers)
+        if cache_dir is DEFAULT_CACHE:
+            cache_dir = default_cache_dir()
+        self.cache = DigestCache(cache_dir) if cache_dir is not None else None
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.scheme}://{self.host})"
@@ -315,6 +276,10 @@ class RegistryClient:
         if by_digest is None and not _TAG.fullmatch(reference):
             raise RegistryError(self.host, repository, f"'{reference}' is not a valid tag "
                                 "or digest")
+        if by_digest is not None:
+            cached = self._cached_manifest(by_digest)
+            if cached is not None:
+                return cached
         url = self._url(f"/v2/{repository}/manifests/{reference}")  # validated above
         response = self._get(url, image, self.max_manifest_bytes, "manifest",
                              accept=", ".join(ACCEPT_MANIFESTS))
@@ -328,13 +293,29 @@ class RegistryClient:
         if by_digest is not None:
             digest = by_digest
         data = self._json(body, image, "manifest")
-        media_type = data.get("mediaType")
-        if not isinstance(media_type, str) or not media_type:
-            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
-            media_type = content_type or (OCI_INDEX if "manifests" in data else OCI_MANIFEST)
+        content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+        media_type = _media_type(data, content_type)
         if media_type not in INDEX_TYPES and media_type not in IMAGE_TYPES:
             raise RegistryError(self.host, image,
                                 f"unsupported manifest media type {media_type}")
+        if by_digest is not None and self.cache is not None:
+            self.cache.put("manifests", by_digest, media_type.encode() + b"\n" + body)
+        return Manifest(media_type=media_type, digest=digest, body=body, data=data)
+
+    def _cached_manifest(self, digest: str) -> Manifest | None:
+        if self.cache is None:
+            return None
+        entry = self.cache.get("manifests", digest, self.max_manifest_bytes)
+        if entry is None:
+            return None
+        head, _, body = entry.partition(b"\n")
+        try:
+            data = json.loads(body)
+            media_type = head.decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(data, dict) or media_type not in INDEX_TYPES | IMAGE_TYPES:
+            return None
         return Manifest(media_type=media_type, digest=digest, body=body, data=data)
 
     def config(self, repository: str, manifest: Manifest) -> dict[str, Any]:
@@ -344,13 +325,20 @@ class RegistryClient:
         image = _image(repository, manifest.digest)
         if digest is None or not _DIGEST.fullmatch(digest):
             raise RegistryError(self.host, image, "manifest has no valid config digest")
-        url = self._url(f"/v2/{repository}/blobs/{digest}")
-        response = self._get(url, image, self.max_config_bytes, "config")
-        if not _digest_matches(digest, response.body):
-            actual = "sha256:" + hashlib.sha256(response.body).hexdigest()
-            raise RegistryError(self.host, image, f"config digest mismatch: the manifest "
-                                f"says {digest}, the content is {actual}")
-        return self._json(response.body, image, "config")
+        body = self.cache.get("blobs", digest, self.max_config_bytes) if self.cache \
+            else None
+        if body is None:
+            url = self._url(f"/v2/{repository}/blobs/{digest}")
+            body = self._get(url, image, self.max_config_bytes, "config").body
+            if not _digest_matches(digest, body):
+                actual = "sha256:" + hashlib.sha256(body).hexdigest()
+                raise RegistryError(self.host, image, f"config digest mismatch: the "
+                                    f"manifest says {digest}, the content is {actual}")
+            config = self._json(body, image, "config")
+            if self.cache is not None:
+                self.cache.put("blobs", digest, body)
+            return config
+        return self._json(body, image, "config")
 
     def created(self, repository: str, manifest: Manifest,
                 platforms: Sequence[str] = ()) -> datetime | None:
@@ -375,11 +363,7 @@ class RegistryClient:
         """An image manifest's platform, from its config (None if the config has none)."""
         return _platform_text(self.config(repository, manifest))
 
-    # ------------------------------------------------------------ HTTP
-
-    def _url(self, path: str, query: dict[str, str] | None = None) -> str:
-        url = f"{self.scheme}://{self.host}{path}"
-        return url + ("?" + urllib.parse.urlencode(query) if query else "")
+    # ------------------------------------------------------------ pagination
 
     def _next_page(self, response: _Response, page: list[str], page_size: int | None,
                    repository: str, linked: bool) -> str | None:
@@ -399,144 +383,12 @@ class RegistryClient:
                              {"n": str(page_size), "last": page[-1]})
         return None
 
-    def _get(self, url: str, image: str, limit: int, what: str, *,
-             accept: str | None = None) -> _Response:
-        headers = {"Accept": accept} if accept else {}
-        retried_auth = False
-        for _ in range(MAX_REDIRECTS + 1):
-            same_host = _origin(url) == _origin(self._url("/"))
-            request_headers = dict(headers)
-            if same_host and self._authorization:
-                request_headers["Authorization"] = self._authorization
-            response = self._open(url, request_headers, image, limit, what)
-            if response.status in (301, 302, 303, 307, 308):
-                location = response.headers.get("Location")
-                if not location:
-                    raise RegistryError(self.host, image, f"{what}: redirect without target")
-                url = urllib.parse.urljoin(url, location)
-                if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-                    raise RegistryError(self.host, image, f"{what}: redirect to a non-HTTP "
-                                        "location")
-                continue
-            if response.status == 401 and same_host and not retried_auth:
-                retried_auth = True
-                if self._authenticate(response, image):
-                    continue
-            if response.status == 200:
-                return response
-            raise RegistryError(self.host, image, self._failure(response, what))
-        raise RegistryError(self.host, image, f"{what}: too many redirects")
 
-    def _open(self, url: str, headers: dict[str, str], image: str, limit: int,
-              what: str) -> _Response:
-        request = urllib.request.Request(url, headers=headers, method="GET")
-        try:
-            raw = self._opener.open(request, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            if exc.fp is None:
-                return _Response(exc.code, exc.headers, b"", url)
-            raw = exc  # an error status still has headers and a (small) body
-        except urllib.error.URLError as exc:
-            raise RegistryError(self.host, image, f"{what}: cannot connect "
-                                f"({self._scrub(str(exc.reason))})") from None
-        except (TimeoutError, OSError) as exc:
-            raise RegistryError(self.host, image, f"{what}: connection failed "
-                                f"({self._scrub(str(exc) or type(exc).__name__)})") from None
-        with raw:
-            status = raw.status if raw.status is not None else 0
-            length = raw.headers.get("Content-Length")
-            if status == 200 and length and length.isdigit() and int(length) > limit:
-                raise RegistryError(self.host, image, f"{what} is larger than "
-                                    f"{limit} bytes ({length})")
-            cap = limit if status == 200 else 64 * 1024
-            try:
-                body = raw.read(cap + 1)
-            except (TimeoutError, OSError) as exc:
-                raise RegistryError(self.host, image, f"{what}: reading the response "
-                                    f"failed ({self._scrub(str(exc))})") from None
-            if status == 200 and len(body) > limit:
-                raise RegistryError(self.host, image, f"{what} is larger than {limit} bytes")
-            return _Response(status, raw.headers, body, raw.geturl() or url)
-
-    def _authenticate(self, response: _Response, image: str) -> bool:
-        """Answer a 401 challenge: Basic with the credentials, or a Bearer token fetched
-        from the realm (with the credentials when there are any). False: cannot answer."""
-        challenge = response.headers.get("WWW-Authenticate") or ""
-        scheme, _, params_text = challenge.strip().partition(" ")
-        params = dict(re.findall(r'(\w+)="([^"]*)"', params_text))
-        if scheme.lower() == "basic":
-            if self._credentials is None or self.scheme != "https" and \
-                    not _is_loopback(self.host):
-                return False
-            self._authorization = self._credentials.basic()
-            return True
-        if scheme.lower() != "bearer" or "realm" not in params:
-            return False
-        realm = params["realm"]
-        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
-            return False
-        query = {k: params[k] for k in ("service", "scope") if k in params}
-        token_url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-        headers = {}
-        if self._credentials is not None:
-            if urllib.parse.urlsplit(realm).scheme != "https" and not _is_loopback(
-                    urllib.parse.urlsplit(realm).netloc):
-                raise RegistryError(self.host, image, "refusing to send credentials to a "
-                                    "token service over plain HTTP")
-            headers["Authorization"] = self._credentials.basic()
-        token_response = self._open(token_url, headers, image, 1024 * 1024, "token")
-        if token_response.status != 200:
-            raise RegistryError(self.host, image, "token request refused (HTTP "
-                                f"{token_response.status})")
-        data = self._json(token_response.body, image, "token response")
-        token = data.get("token") or data.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise RegistryError(self.host, image, "token response has no token")
-        self._authorization = f"Bearer {token}"
-        return True
-
-    def _failure(self, response: _Response, what: str) -> str:
-        reason = f"{what}: HTTP {response.status}"
-        if response.status == 404:
-            reason = f"{what} not found (HTTP 404)"
-        elif response.status == 401:
-            reason = f"{what}: authentication required or refused (HTTP 401)"
-        elif response.status == 403:
-            reason = f"{what}: access denied (HTTP 403)"
-        elif response.status == 429:
-            reason = f"{what}: rate limited (HTTP 429)"
-        detail = _error_detail(response.body)
-        return reason + (f": {self._scrub(detail)}" if detail else "")
-
-    def _json(self, body: bytes, image: str, what: str) -> dict[str, Any]:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise RegistryError(self.host, image, f"{what} is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise RegistryError(self.host, image, f"{what} is not a JSON object")
-        return data
-
-    def _scrub(self, text: str) -> str:
-        """Server or library text with every secret this client holds blanked out."""
-        secrets: list[str] = []
-        if self._credentials is not None:
-            secrets += [self._credentials.secret, self._credentials.basic().split(" ", 1)[1]]
-        if self._authorization:
-            secrets.append(self._authorization.split(" ", 1)[-1])
-        for secret in sorted(filter(None, secrets), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text[:300]
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme, parts.netloc.lower()
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
-    return name in ("localhost", "127.0.0.1", "::1")
+def _media_type(data: dict[str, Any], content_type: str) -> str:
+    media_type = data.get("mediaType")
+    if isinstance(media_type, str) and media_type:
+        return media_type
+    return content_type or (OCI_INDEX if "manifests" in data else OCI_MANIFEST)
 
 
 def _check_repository(host: str, repository: str) -> None:
@@ -546,23 +398,6 @@ def _check_repository(host: str, repository: str) -> None:
 
 def _image(repository: str, reference: str) -> str:
     return f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"
-
-
-def _digest_matches(digest: str, body: bytes) -> bool:
-    algorithm, _, hexdigest = digest.partition(":")
-    hasher = _HASHES.get(algorithm)
-    return hasher is not None and hasher(body).hexdigest() == hexdigest
-
-
-def _error_detail(body: bytes) -> str:
-    """The first OCI error's code and message, if the body has one."""
-    try:
-        errors = json.loads(body).get("errors")
-        first = errors[0]
-        return " ".join(str(first.get(k)) for k in ("code", "message") if first.get(k))
-    except (ValueError, AttributeError, TypeError, IndexError, KeyError,
-            UnicodeDecodeError):
-        return ""
 
 
 # ================================================================ tag metadata

@@ -15,6 +15,9 @@ platforms and build date. The result is a new :class:`setlist.lockfile.Lock`:
 * entries for pairs the spec no longer deploys are dropped.
 
 Besides :mod:`setlist.registry`, this is the only module that opens network connections.
+A registry declared with ``layout`` is not contacted: its images are read from that OCI
+image layout folder (relative to the project folder) by
+:class:`setlist.ocilayout.LayoutClient`, and no credentials are looked up for it.
 Each image is resolved once (its choice does not depend on the environment) in a thread
 pool per registry host, at most :data:`MAX_PER_HOST` at a time; every task has its own
 :class:`~setlist.registry.RegistryClient`, so threads share nothing mutable.
@@ -44,6 +47,7 @@ from pathlib import Path
 
 from . import lockfile
 from .lockfile import Lock, LockEntry
+from .ocilayout import LayoutClient
 from .plan import deployments
 from .registry import Credentials, Manifest, RegistryClient, RegistryError, parse_created
 from .spec import Image, Registry, Spec, Strategy
@@ -206,8 +210,11 @@ class _Connection:
     credentials: Credentials | None
     token: bool = False
     helper: str | None = None     # a docker credential helper that was not run
+    layout: str | None = None     # an OCI image layout folder read instead of the network
 
-    def client(self, timeout: float) -> RegistryClient:
+    def client(self, timeout: float) -> RegistryClient | LayoutClient:
+        if self.layout is not None:
+            return LayoutClient(self.layout, host=self.host)
         cls = _TokenClient if self.token else RegistryClient
         return cls(self.api_host, scheme=self.scheme, ca_file=self.ca_file,
                    credentials=self.credentials, timeout=timeout)
@@ -228,6 +235,10 @@ class _TokenClient(RegistryClient):
 def _connection(spec: Spec, image: Image, base: str, environ: Mapping[str, str]) -> _Connection:
     registry = _registry_of(spec, image)
     host = image.host
+    if registry is not None and registry.layout is not None:
+        layout = os.path.normpath(os.path.join(base, registry.layout))
+        return _Connection(host=host, api_host=f"layout:{layout}",
+                           scheme="file", ca_file=None, credentials=None, layout=layout)
     insecure = registry.insecure if registry is not None else False
     scheme = "http" if insecure or _is_loopback(host) else "https"
     ca_file = registry.ca_file if registry is not None else None
@@ -343,7 +354,7 @@ def _resolve_image(image: Image, connection: _Connection, timeout: float) -> Res
                       created=rfc3339(created) if created is not None else None)
 
 
-def _image_details(client: RegistryClient, image: Image, manifest: Manifest,
+def _image_details(client: RegistryClient | LayoutClient, image: Image, manifest: Manifest,
                    created: datetime | None) -> tuple[tuple[str, ...], datetime | None]:
     """A single-platform image's platform and build date, from its config."""
     config = client.config(image.repository, manifest)
@@ -365,8 +376,9 @@ def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.Path
     """Resolve the registry-fed pairs (limited to ``images`` and ``envs`` when given) and
     return the new lock with what changed. With failures, the result's lock is the old one
     unchanged and nothing should be written. ``now`` becomes ``since`` of new versions;
-    ``base`` is the project folder (relative ``ca_file`` paths); ``environ`` supplies the
-    credential variables and ``DOCKER_CONFIG`` (default: the process environment)."""
+    ``base`` is the project folder (relative ``ca_file`` and ``layout`` paths);
+    ``environ`` supplies the credential variables and ``DOCKER_CONFIG`` (default: the
+    process environment)."""
     environ = os.environ if environ is None else environ
     old = lock if lock is not None else Lock()
     since = rfc3339(now)

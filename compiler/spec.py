@@ -94,6 +94,7 @@ class Registry(SpecNode):
     credentials: Credentials = Credentials()
     insecure: bool = False
     ca_file: str | None = None
+    layout: str | None = None  # an OCI image layout folder, relative to the project folder
     span: Span
     doc: str | None = None
 

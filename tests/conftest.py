@@ -12,6 +12,19 @@ EXAMPLES = ROOT / "examples"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Caches (parser tables, OCI blobs) go to a folder of the test session, never to the
+    user's own cache; subprocesses inherit the variable."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture
 def project_dir(tmp_path, monkeypatch):
     """An empty folder as the current directory, for specs written by the test."""

@@ -256,6 +256,8 @@ class FaultServer:
         return f"127.0.0.1:{self.httpd.server_address[1]}"
 
     def client(self, **kwargs) -> RegistryClient:
+        # faults answer at once; retries must not wait in real time
+        kwargs.setdefault("sleep", lambda seconds: None)
         return RegistryClient(self.host, scheme="http", **kwargs)
 
 

@@ -417,6 +417,19 @@ def _app_images(ev: Evaluator, e: m.Expr, f: str):
     return out
 
 
+def _layout_folder(ev: Evaluator, e: m.Expr, f: str) -> str | None:
+    """A registry's OCI image layout: a folder relative to the project folder."""
+    target, _ = ev.deref(e, f)
+    text = target.text if isinstance(target, m.Str) and target.is_plain else None
+    if text is not None and (text.startswith("/") or ".." in text.split("/") or
+                             "://" in text or not text.strip()):
+        ev.ctx.error(e.span, "SL302", f"'{text}' is not a relative folder path",
+                     "write the layout folder relative to the project folder; the "
+                     "registry's address stays in host")
+        return None
+    return _rel_path(ev, e, f)  # other strings: the repository-path checker's rules
+
+
 SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "gitops": {
         "repo": FieldSpec(_url, True, "URL of the config repository that receives the output"),
@@ -438,6 +451,9 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
                                  'docker_config, env("VAR") or anonymous (default)'),
         "insecure": FieldSpec(_bool, False, "allow plain HTTP or unverified TLS"),
         "ca_file": FieldSpec(_str, False, "PEM file of extra trusted certificate authorities"),
+        "layout": FieldSpec(_layout_folder, False,
+                            "OCI image layout folder, relative to the project folder, read "
+                            "instead of contacting the registry"),
     },
     "image": {
         "repository": FieldSpec(_repository, True, 'registry / "path", or "host/path"'),

@@ -84,7 +84,8 @@ def _make(ctx: Context, ev: Evaluator, kind: str, decl: m.Block, file: str,
         return s.Registry(name=decl.name, host=values["host"],
                           credentials=values.get("credentials", s.Credentials()),
                           insecure=values.get("insecure", False),
-                          ca_file=values.get("ca_file"), **common)
+                          ca_file=values.get("ca_file"), layout=values.get("layout"),
+                          **common)
     if kind == "image":
         if "repository" in failed:
             return None

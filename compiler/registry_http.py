@@ -1,0 +1,454 @@
+"""The HTTP transport under :class:`setlist.registry.RegistryClient`.
+
+Plain HTTP or HTTPS with the standard library: size-capped reads, redirects followed by
+the client itself (credentials never go to another host), answers to ``401`` challenges
+(Basic, or a Bearer token from the realm), and bounded retries:
+
+* ``429`` waits for ``Retry-After`` (seconds or an HTTP date, at most
+  :data:`MAX_RETRY_AFTER`), or backs off when there is none;
+* ``5xx`` (except 501 and 505), timeouts, connection resets and truncated responses back
+  off exponentially with full jitter (``random() * min(BACKOFF_MAX, BACKOFF_BASE * 2**n)``),
+  or wait for ``Retry-After`` when a ``503`` sends one;
+* at most :data:`MAX_ATTEMPTS` attempts and :data:`RETRY_BUDGET` seconds of waiting per
+  request; any other status (a ``404``, a ``403``) or a refused connection fails at once.
+
+``sleep`` and ``random`` are the client's (constructor arguments), so tests wait for
+nothing. Every request actually sent is counted in ``requests``. :class:`DigestCache`
+keeps what was fetched by digest (immutable) on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import http.client
+import json
+import os
+import random as _random
+import re
+import socket
+import ssl
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "MAX_ATTEMPTS",
+    "MAX_REDIRECTS",
+    "MAX_RETRY_AFTER",
+    "RETRY_BUDGET",
+    "DEFAULT_CACHE",
+    "Credentials",
+    "DigestCache",
+    "RegistryError",
+    "Transport",
+]
+
+MAX_REDIRECTS = 5
+#: Attempts per request (the first one included) before a transient failure is final.
+MAX_ATTEMPTS = 4
+#: Backoff: the n-th retry waits ``random() * min(BACKOFF_MAX, BACKOFF_BASE * 2**n)``.
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 8.0
+#: A ``Retry-After`` longer than this is waited for this long only.
+MAX_RETRY_AFTER = 30.0
+#: Total seconds one request may spend waiting between attempts; a wait that would
+#: overrun it ends the retries.
+RETRY_BUDGET = 30.0
+_NOT_RETRIED_5XX = frozenset({501, 505})
+_ERROR_BODY_BYTES = 64 * 1024
+_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+
+class RegistryError(Exception):
+    """A registry could not answer, or answered something Setlist must not trust.
+
+    ``registry`` is the host, ``image`` the repository (with ``:tag`` or ``@digest`` where
+    one was asked for, None for registry-wide failures), ``reason`` what went wrong. The
+    text never contains credentials.
+    """
+
+    def __init__(self, registry: str, image: str | None, reason: str) -> None:
+        self.registry = registry
+        self.image = image
+        self.reason = reason
+        where = f"{registry}/{image}" if image else registry
+        super().__init__(f"registry {where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and secret (a password or token). The secret never shows in a repr."""
+
+    username: str
+    secret: str = field(repr=False)
+
+    def basic(self) -> str:
+        raw = f"{self.username}:{self.secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed by the client itself, to control where credentials go."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        return None
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: Any
+    body: bytes
+    url: str
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (the text is already scrubbed)."""
+
+
+def retryable_status(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599 and status not in _NOT_RETRIED_5XX
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header in seconds (delta-seconds or an HTTP date; a date in the
+    past is 0), None when absent or unreadable. Not capped."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+class Transport:
+    """Requests to one registry host; :class:`setlist.registry.RegistryClient` builds the
+    OCI API on it. See the module text for redirects, authentication and retries."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        scheme: str = "https",
+        insecure: bool = False,
+        ca_file: str | None = None,
+        credentials: Credentials | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], object] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        if scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be http or https, not {scheme!r}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.host = host
+        self.scheme = scheme
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        #: How many HTTP requests this client has sent (every attempt, redirect and token).
+        self.requests = 0
+        self._sleep = sleep
+        self._random = random
+        self._credentials = credentials
+        self._authorization: str | None = None  # the header that last satisfied a challenge
+        handlers: list[Any] = [_NoRedirect()]
+        if scheme == "https":
+            try:
+                context = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise RegistryError(host, None, f"cannot load CA file {ca_file}: "
+                                    f"{exc.strerror or exc}") from None
+            if insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def _url(self, path: str, query: dict[str, str] | None = None) -> str:
+        url = f"{self.scheme}://{self.host}{path}"
+        return url + ("?" + urllib.parse.urlencode(query) if query else "")
+
+    def _get(self, url: str, image: str, limit: int, what: str, *,
+             accept: str | None = None) -> _Response:
+        headers = {"Accept": accept} if accept else {}
+        retried_auth = False
+        for _ in range(MAX_REDIRECTS + 1):
+            same_host = _origin(url) == _origin(self._url("/"))
+            request_headers = dict(headers)
+            if same_host and self._authorization:
+                request_headers["Authorization"] = self._authorization
+            response = self._send(url, request_headers, image, limit, what)
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.headers.get("Location")
+                if not location:
+                    raise RegistryError(self.host, image, f"{what}: redirect without target")
+                url = urllib.parse.urljoin(url, location)
+                if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                    raise RegistryError(self.host, image, f"{what}: redirect to a non-HTTP "
+                                        "location")
+                continue
+            if response.status == 401 and same_host and not retried_auth:
+                retried_auth = True
+                if self._authenticate(response, image):
+                    continue
+            if response.status == 200:
+                return response
+            raise RegistryError(self.host, image, self._failure(response, what))
+        raise RegistryError(self.host, image, f"{what}: too many redirects")
+
+    def _send(self, url: str, headers: dict[str, str], image: str, limit: int,
+              what: str) -> _Response:
+        """One request with retries: a response whose status is not worth retrying, or
+        a :class:`RegistryError` saying how many attempts were made."""
+        waited = 0.0
+        attempt = 1
+        while True:
+            try:
+                response = self._open(url, headers, image, limit, what)
+            except _Transient as exc:
+                last, response = str(exc), None
+            else:
+                if not retryable_status(response.status):
+                    return response
+                last = f"HTTP {response.status}"
+            delay = self._delay(attempt, response)
+            if attempt >= self.max_attempts or waited + delay > RETRY_BUDGET:
+                if response is not None:
+                    reason = self._failure(response, what)
+                else:
+                    reason = f"{what}: {last}"
+                raise RegistryError(self.host, image, f"{reason} (gave up after {attempt} "
+                                    f"attempt{'s' if attempt > 1 else ''}, last {last})")
+            self._sleep(delay)
+            waited += delay
+            attempt += 1
+
+    def _delay(self, attempt: int, response: _Response | None) -> float:
+        """How long to wait before attempt ``attempt + 1``."""
+        if response is not None:
+            asked = retry_after(response.headers.get("Retry-After"))
+            if asked is not None:
+                return min(asked, MAX_RETRY_AFTER)
+        return self._random() * min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
+
+    def _open(self, url: str, headers: dict[str, str], image: str, limit: int,
+              what: str) -> _Response:
+        request = urllib.request.Request(url, headers=headers, method="GET")
+        self.requests += 1
+        try:
+            raw = self._opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.fp is None:
+                return _Response(exc.code, exc.headers, b"", url)
+            raw = exc  # an error status still has headers and a (small) body
+        except urllib.error.URLError as exc:
+            if _transient(exc.reason):
+                raise _Transient(f"connection failed ({self._scrub(str(exc.reason))})"
+                                 ) from None
+            raise RegistryError(self.host, image, f"{what}: cannot connect "
+                                f"({self._scrub(str(exc.reason))})") from None
+        except (OSError, http.client.HTTPException) as exc:
+            text = self._scrub(str(exc) or type(exc).__name__)
+            if _transient(exc):
+                raise _Transient(f"connection failed ({text})") from None
+            raise RegistryError(self.host, image, f"{what}: connection failed "
+                                f"({text})") from None
+        with raw:
+            status = raw.status if raw.status is not None else 0
+            length = raw.headers.get("Content-Length")
+            if status == 200 and length and length.isdigit() and int(length) > limit:
+                raise RegistryError(self.host, image, f"{what} is larger than "
+                                    f"{limit} bytes ({length})")
+            cap = limit if status == 200 else _ERROR_BODY_BYTES
+            try:
+                body = raw.read(cap + 1)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _Transient(f"reading the response failed "
+                                 f"({self._scrub(str(exc) or type(exc).__name__)})"
+                                 ) from None
+            if status == 200 and len(body) > limit:
+                raise RegistryError(self.host, image, f"{what} is larger than {limit} bytes")
+            if length and length.isdigit() and len(body) < int(length) <= cap:
+                raise _Transient(f"response truncated ({len(body)} of {length} bytes)")
+            return _Response(status, raw.headers, body, raw.geturl() or url)
+
+    def _authenticate(self, response: _Response, image: str) -> bool:
+        """Answer a 401 challenge: Basic with the credentials, or a Bearer token fetched
+        from the realm (with the credentials when there are any). False: cannot answer."""
+        challenge = response.headers.get("WWW-Authenticate") or ""
+        scheme, _, params_text = challenge.strip().partition(" ")
+        params = dict(re.findall(r'(\w+)="([^"]*)"', params_text))
+        if scheme.lower() == "basic":
+            if self._credentials is None or self.scheme != "https" and \
+                    not _is_loopback(self.host):
+                return False
+            self._authorization = self._credentials.basic()
+            return True
+        if scheme.lower() != "bearer" or "realm" not in params:
+            return False
+        realm = params["realm"]
+        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+            return False
+        query = {k: params[k] for k in ("service", "scope") if k in params}
+        token_url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
+        headers = {}
+        if self._credentials is not None:
+            if urllib.parse.urlsplit(realm).scheme != "https" and not _is_loopback(
+                    urllib.parse.urlsplit(realm).netloc):
+                raise RegistryError(self.host, image, "refusing to send credentials to a "
+                                    "token service over plain HTTP")
+            headers["Authorization"] = self._credentials.basic()
+        token_response = self._send(token_url, headers, image, 1024 * 1024, "token")
+        if token_response.status != 200:
+            raise RegistryError(self.host, image, "token request refused (HTTP "
+                                f"{token_response.status})")
+        data = self._json(token_response.body, image, "token response")
+        token = data.get("token") or data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(self.host, image, "token response has no token")
+        self._authorization = f"Bearer {token}"
+        return True
+
+    def _failure(self, response: _Response, what: str) -> str:
+        reason = f"{what}: HTTP {response.status}"
+        if response.status == 404:
+            reason = f"{what} not found (HTTP 404)"
+        elif response.status == 401:
+            reason = f"{what}: authentication required or refused (HTTP 401)"
+        elif response.status == 403:
+            reason = f"{what}: access denied (HTTP 403)"
+        elif response.status == 429:
+            reason = f"{what}: rate limited (HTTP 429)"
+        detail = _error_detail(response.body)
+        return reason + (f": {self._scrub(detail)}" if detail else "")
+
+    def _json(self, body: bytes, image: str, what: str) -> dict[str, Any]:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise RegistryError(self.host, image, f"{what} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise RegistryError(self.host, image, f"{what} is not a JSON object")
+        return data
+
+    def _scrub(self, text: str) -> str:
+        """Server or library text with every secret this client holds blanked out."""
+        secrets: list[str] = []
+        if self._credentials is not None:
+            secrets += [self._credentials.secret, self._credentials.basic().split(" ", 1)[1]]
+        if self._authorization:
+            secrets.append(self._authorization.split(" ", 1)[-1])
+        for secret in sorted(filter(None, secrets), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text[:300]
+
+
+class _UseDefault:
+    def __repr__(self) -> str:
+        return "DEFAULT_CACHE"
+
+
+#: ``cache_dir`` default: ``$XDG_CACHE_HOME/setlist/oci`` (``~/.cache/setlist/oci``).
+DEFAULT_CACHE: Any = _UseDefault()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "setlist" / "oci"
+
+
+class DigestCache:
+    """Immutable registry content on disk, one file per digest: ``manifests/<alg>/<hex>``
+    (the media type, a newline, the body) and ``blobs/<alg>/<hex>``. Entries are checked
+    against their digest when read (a bad one is ignored and replaced) and written
+    atomically; a cache that cannot be read or written is simply not used."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def _path(self, kind: str, digest: str) -> Path:
+        algorithm, _, hexdigest = digest.partition(":")
+        return self.root / kind / algorithm / hexdigest
+
+    def get(self, kind: str, digest: str, limit: int) -> bytes | None:
+        path = self._path(kind, digest)
+        try:
+            if path.stat().st_size > limit + 256:
+                return None
+            data = path.read_bytes()
+        except OSError:
+            return None
+        body = data.partition(b"\n")[2] if kind == "manifests" else data
+        return data if _digest_matches(digest, body) and len(body) <= limit else None
+
+    def put(self, kind: str, digest: str, data: bytes) -> None:
+        path = self._path(kind, digest)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(temp, path)
+            except BaseException:
+                os.unlink(temp)
+                raise
+        except OSError:
+            pass
+
+
+
+
+def _digest_matches(digest: str, body: bytes) -> bool:
+    algorithm, _, hexdigest = digest.partition(":")
+    hasher = _HASHES.get(algorithm)
+    return hasher is not None and hasher(body).hexdigest() == hexdigest
+
+
+def _transient(exc: object) -> bool:
+    """A timeout, a reset or dropped connection, a truncated response: worth retrying.
+    A refused connection or an unknown host is not (the registry is not there)."""
+    if isinstance(exc, (ConnectionRefusedError, socket.gaierror, ssl.SSLError)):
+        return False
+    return isinstance(exc, (TimeoutError, ConnectionError, http.client.HTTPException))
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
+    return name in ("localhost", "127.0.0.1", "::1")
+
+
+def _error_detail(body: bytes) -> str:
+    """The first OCI error's code and message, if the body has one."""
+    try:
+        errors = json.loads(body).get("errors")
+        first = errors[0]
+        return " ".join(str(first.get(k)) for k in ("code", "message") if first.get(k))
+    except (ValueError, AttributeError, TypeError, IndexError, KeyError,
+            UnicodeDecodeError):
+        return ""
