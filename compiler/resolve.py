@@ -240,8 +240,10 @@ def _connection(spec: Spec, image: Image, base: str, environ: Mapping[str, str])
         return _Connection(host=host, api_host=f"layout:{layout}",
                            scheme="file", ca_file=None, credentials=None, layout=layout)
     insecure = registry.insecure if registry is not None else False
-    scheme = "http" if insecure or _is_loopback(host) else "https"
     ca_file = registry.ca_file if registry is not None else None
+    # Plain HTTP for `insecure` registries and for loopback ones, unless a loopback registry
+    # names a CA: then it serves TLS (a local registry with logins must).
+    scheme = "http" if insecure or (_is_loopback(host) and not ca_file) else "https"
     if ca_file and not os.path.isabs(ca_file):
         ca_file = os.path.join(base, ca_file)
     credentials: Credentials | None = None

@@ -5,6 +5,7 @@
 #   docker-registry  Debian's OCI registry (distribution 2.8.2, apt package docker-registry);
 #            the registry tests start their own instance on a free loopback port, so the
 #            system service the package enables (port 5000) is stopped and disabled here
+#   openssl  makes the throwaway CA and certificates of the TLS registry tests
 # Missing tools are installed with apt-get when running as root; otherwise the script says
 # what is missing. Tests that need a tool fail in CI (CI=true) when it is absent.
 set -euo pipefail
@@ -12,6 +13,7 @@ missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -76,3 +76,60 @@ def registry(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_tls(tmp_path_factory):
+    """A throwaway CA and a server certificate for localhost / 127.0.0.1, made with the
+    ``openssl`` CLI (:class:`registry_util.TLSFiles`). Missing openssl: unavailable."""
+    import registry_util
+
+    try:
+        return registry_util.make_tls(tmp_path_factory.mktemp("tls"))
+    except registry_util.RegistryStartError as exc:
+        unavailable(f"cannot make test certificates: {exc}")
+
+
+def _start_registry(tmp_path_factory, name: str, **options):
+    import registry_util
+
+    if not registry_util.available():
+        unavailable(f"{registry_util.BINARY} is not installed "
+                    "(scripts/install-services.sh installs it)")
+    server = registry_util.Registry(tmp_path_factory.mktemp(name), **options)
+    try:
+        server.start()
+    except registry_util.RegistryStartError as exc:
+        unavailable(f"{registry_util.BINARY} did not start ({name}): {exc}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory, registry_tls):
+    """The real registry over HTTPS with the ``registry_tls`` certificate, no auth."""
+    server = _start_registry(tmp_path_factory, "registry-tls", tls=registry_tls)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory, registry_tls):
+    """The real registry over HTTPS behind htpasswd basic auth: ``auth_registry.account``
+    holds the one user and its (random) password. Hashing needs ``htpasswd -B`` or the
+    ``bcrypt`` package (the test extra); without either: unavailable."""
+    import secrets
+
+    import registry_util
+
+    if not registry_util.can_hash_passwords():
+        unavailable("neither htpasswd (apache2-utils) nor the bcrypt package is installed "
+                    "(pip install -e '.[test]')")
+    account = registry_util.Account("setlist", "pw-" + secrets.token_urlsafe(18))
+    server = _start_registry(tmp_path_factory, "registry-auth", tls=registry_tls,
+                             account=account)
+    try:
+        yield server
+    finally:
+        server.stop()

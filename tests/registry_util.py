@@ -1,5 +1,7 @@
 """A real OCI registry for tests: Debian's ``docker-registry`` (distribution 2.8) on a free
-loopback port, plus push helpers that speak the OCI distribution API over plain HTTP.
+loopback port, plus push helpers that speak the OCI distribution API over plain HTTP, or
+over HTTPS with a throwaway CA (:func:`make_tls`, made with the ``openssl`` CLI) and behind
+htpasswd basic authentication (:func:`htpasswd_line`, bcrypt hashes).
 
 Nothing here mocks a registry; :class:`Registry` drives the real one the way a client like
 ``crane`` or ``docker push`` would (monolithic blob uploads, manifests PUT with their media
@@ -8,16 +10,19 @@ type).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -71,15 +76,132 @@ http:
     X-Content-Type-Options: [nosniff]
 """
 
+TLS_TEMPLATE = """\
+  tls:
+    certificate: {certificate}
+    key: {key}
+"""
+
+AUTH_TEMPLATE = """\
+auth:
+  htpasswd:
+    realm: {realm}
+    path: {path}
+"""
+
+OPENSSL = "openssl"
+HTPASSWD = "htpasswd"
+
+
+# ---------------------------------------------------------------- TLS material
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A throwaway CA and a server certificate for ``localhost`` and ``127.0.0.1``
+    signed by it (PEM files)."""
+
+    ca: Path
+    certificate: Path
+    key: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    binary = shutil.which(OPENSSL)
+    if binary is None:
+        raise RegistryStartError(f"{OPENSSL} is not installed")
+    result = subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RegistryStartError(f"openssl {args[0]} failed: {result.stderr[-1000:]}")
+
+
+def make_tls(folder: Path, names: tuple[str, ...] = ("localhost",),
+             addresses: tuple[str, ...] = ("127.0.0.1", "::1")) -> TLSFiles:
+    """A CA (``ca.pem``) and a server key and certificate (``server-key.pem``,
+    ``server.pem``) for ``names`` and ``addresses``, in ``folder``; EC P-256 keys, valid
+    for a day. The CA's key stays in the folder and is used for nothing else."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1",
+             "-subj", "/CN=Setlist test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash", cwd=folder)
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", "server-key.pem", "-out", "server.csr",
+             "-subj", "/CN=localhost", cwd=folder)
+    alt = ",".join([f"DNS:{n}" for n in names] + [f"IP:{a}" for a in addresses])
+    (folder / "server.ext").write_text(
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+        f"subjectAltName={alt}\n", "utf-8")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+             "-CAcreateserial", "-days", "1", "-sha256", "-extfile", "server.ext",
+             "-out", "server.pem", cwd=folder)
+    return TLSFiles(ca=folder / "ca.pem", certificate=folder / "server.pem",
+                    key=folder / "server-key.pem")
+
+
+# ---------------------------------------------------------------- htpasswd
+
+
+def can_hash_passwords() -> bool:
+    """docker-registry reads bcrypt entries only: ``htpasswd -B`` (apache2-utils) or the
+    ``bcrypt`` package make them; Python's ``crypt`` cannot."""
+    if shutil.which(HTPASSWD):
+        return True
+    try:
+        import bcrypt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    """One htpasswd entry ``user:$2…`` with a bcrypt hash (cost 4: a test, not a vault)."""
+    binary = shutil.which(HTPASSWD)
+    if binary is not None:
+        result = subprocess.run([binary, "-n", "-i", "-B", "-C", "4", user],
+                                input=password, capture_output=True, text=True, check=True)
+        return result.stdout.strip()
+    import bcrypt
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode("ascii")
+    return f"{user}:{hashed}"
+
+
+@dataclass(frozen=True)
+class Account:
+    user: str
+    password: str
+
+    @property
+    def basic(self) -> str:
+        raw = f"{self.user}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
 
 class Registry:
-    """A running ``docker-registry serve`` and plain-HTTP push helpers."""
+    """A running ``docker-registry serve`` and push helpers: plain HTTP, or HTTPS when
+    ``tls`` is given; with ``account`` too, it wants that user's password (htpasswd basic
+    auth, which docker-registry serves over TLS), and the helpers send it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, tls: TLSFiles | None = None,
+                 account: Account | None = None) -> None:
+        if account is not None and tls is None:
+            raise ValueError("htpasswd authentication needs TLS")
         self.workdir = Path(workdir)
+        self.tls = tls
+        self.account = account
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._log = None
+        self._context = ssl.create_default_context(cafile=str(tls.ca)) if tls else None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -88,8 +210,28 @@ class Registry:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def localhost(self) -> str:
+        """The same registry by name (the certificate names ``localhost`` too)."""
+        return f"localhost:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
+
+    def _config(self, storage: Path) -> str:
+        text = CONFIG_TEMPLATE.format(root=storage, port=self.port)
+        if self.tls is not None:
+            text += TLS_TEMPLATE.format(certificate=self.tls.certificate, key=self.tls.key)
+        if self.account is not None:
+            path = self.workdir / "htpasswd"
+            path.write_text(htpasswd_line(self.account.user, self.account.password) + "\n",
+                            "utf-8")
+            text += AUTH_TEMPLATE.format(realm="setlist-test", path=path)
+        return text
 
     def start(self, attempts: int = 3) -> Registry:
         binary = shutil.which(BINARY)
@@ -101,7 +243,7 @@ class Registry:
         for attempt in range(attempts):  # another process may take the port in between
             self.port = free_port()
             config = self.workdir / "config.yml"
-            config.write_text(CONFIG_TEMPLATE.format(root=storage, port=self.port), "utf-8")
+            config.write_text(self._config(storage), "utf-8")
             log_path = self.workdir / f"registry-{attempt}.log"
             self._log = log_path.open("wb")
             self.process = subprocess.Popen(
@@ -123,7 +265,7 @@ class Registry:
             if self.process.poll() is not None:
                 raise RegistryStartError(f"{BINARY} exited with {self.process.returncode}")
             try:
-                with urllib.request.urlopen(self.url + "/v2/", timeout=2) as response:
+                with self.request("GET", "/v2/", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, OSError):
@@ -155,11 +297,14 @@ class Registry:
     # ------------------------------------------------------------ HTTP
 
     def request(self, method: str, path_or_url: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None):
+                headers: dict[str, str] | None = None, *, timeout: float = 30):
+        """One request (the CA trusted, the account's password sent when there is one)."""
         url = path_or_url if path_or_url.startswith("http") else self.url + path_or_url
-        request = urllib.request.Request(url, data=body, method=method,
-                                         headers=dict(headers or {}))
-        return urllib.request.urlopen(request, timeout=30)
+        headers = dict(headers or {})
+        if self.account is not None:
+            headers["Authorization"] = self.account.basic
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        return urllib.request.urlopen(request, timeout=timeout, context=self._context)
 
     # ------------------------------------------------------------ pushing
 
