@@ -37,8 +37,6 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +47,10 @@ from .registry import (
     MAX_MANIFEST_BYTES,
     OCI_INDEX,
     OCI_MANIFEST,
+    ImageMetadata,
     Manifest,
     RegistryError,
-    parse_created,
 )
-from .strategies import platform_wanted
 
 __all__ = ["LAYOUT_FILE", "REF_NAME", "LayoutClient"]
 
@@ -90,7 +87,7 @@ def split_ref_name(name: str) -> tuple[str | None, str] | None:
     return repository, tag
 
 
-class LayoutClient:
+class LayoutClient(ImageMetadata):
     """Reads one OCI image layout folder. ``host`` is the registry host the spec knows the
     images by (it is the ``registry`` of every :class:`RegistryError`)."""
 
@@ -162,35 +159,6 @@ class LayoutClient:
         size = manifest.data.get("config", {}).get("size")
         body = self._blob(digest, image, "config", self.max_config_bytes, size)
         return self._json(body, image, f"config {digest}")
-
-    def created(self, repository: str, manifest: Manifest,
-                platforms: Sequence[str] = ()) -> datetime | None:
-        """When the image was built; for an index, the most recent build date among its
-        images for a wanted platform (all without ``platforms``)."""
-        if not manifest.is_index:
-            return parse_created(self.config(repository, manifest).get("created"))
-        latest: datetime | None = None
-        for digest, platform in manifest.children:
-            if platforms and (platform is None or not platform_wanted(platform, platforms)):
-                continue
-            child = self.manifest(repository, digest)
-            if child.is_index:
-                continue
-            moment = parse_created(self.config(repository, child).get("created"))
-            if moment is not None and (latest is None or moment > latest):
-                latest = moment
-        return latest
-
-    def image_platform(self, repository: str, manifest: Manifest) -> str | None:
-        """An image manifest's platform, from its config (None if the config has none)."""
-        config = self.config(repository, manifest)
-        os_, arch, variant = (config.get(k) for k in ("os", "architecture", "variant"))
-        if not isinstance(os_, str) or not isinstance(arch, str) or not os_ or not arch:
-            return None
-        return f"{os_}/{arch}/{variant}" if isinstance(variant, str) and variant else \
-            f"{os_}/{arch}"
-
-    # ------------------------------------------------------------ the folder
 
     def _why(self, reason: str) -> str:
         return f"OCI layout {os.fspath(self.path)}: {reason}"

@@ -64,6 +64,7 @@ from .registry_http import (
 from .strategies import TagInfo, filter_tags, needs_metadata, platform_wanted
 
 __all__ = [
+    "ImageMetadata",
     "ACCEPT_MANIFESTS",
     "DOCKER_MANIFEST",
     "DOCKER_MANIFEST_LIST",
@@ -193,7 +194,41 @@ def parse_created(value: Any) -> datetime | None:
     return moment
 
 
-class RegistryClient(Transport):
+class ImageMetadata:
+    """What a client derives from manifests and configs, the same for every source of
+    them (a registry, an OCI image layout): it needs ``manifest`` and ``config``."""
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        raise NotImplementedError
+
+    def config(self, repository: str, manifest: Manifest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def created(self, repository: str, manifest: Manifest,
+                platforms: Sequence[str] = ()) -> datetime | None:
+        """When the image was built (its config's ``created``). For an index: the most
+        recent build date among its images for a wanted platform (all without
+        ``platforms``), as Image Updater records it."""
+        if not manifest.is_index:
+            return parse_created(self.config(repository, manifest).get("created"))
+        latest: datetime | None = None
+        for digest, platform in manifest.children:
+            if platforms and (platform is None or not platform_wanted(platform, platforms)):
+                continue
+            child = self.manifest(repository, digest)
+            if child.is_index:
+                continue  # nested indexes are not images
+            moment = parse_created(self.config(repository, child).get("created"))
+            if moment is not None and (latest is None or moment > latest):
+                latest = moment
+        return latest
+
+    def image_platform(self, repository: str, manifest: Manifest) -> str | None:
+        """An image manifest's platform, from its config (None if the config has none)."""
+        return _platform_text(self.config(repository, manifest))
+
+
+class RegistryClient(Transport, ImageMetadata):
     """A synchronous client for one registry host (``host[:port]``).
 
     ``scheme`` is ``https`` or ``http``; ``insecure`` turns off TLS certificate checks
@@ -340,28 +375,6 @@ class RegistryClient(Transport):
             return config
         return self._json(body, image, "config")
 
-    def created(self, repository: str, manifest: Manifest,
-                platforms: Sequence[str] = ()) -> datetime | None:
-        """When the image was built (its config's ``created``). For an index: the most
-        recent build date among its images for a wanted platform (all without
-        ``platforms``), as Image Updater records it."""
-        if not manifest.is_index:
-            return parse_created(self.config(repository, manifest).get("created"))
-        latest: datetime | None = None
-        for digest, platform in manifest.children:
-            if platforms and (platform is None or not platform_wanted(platform, platforms)):
-                continue
-            child = self.manifest(repository, digest)
-            if child.is_index:
-                continue  # nested indexes are not images
-            moment = parse_created(self.config(repository, child).get("created"))
-            if moment is not None and (latest is None or moment > latest):
-                latest = moment
-        return latest
-
-    def image_platform(self, repository: str, manifest: Manifest) -> str | None:
-        """An image manifest's platform, from its config (None if the config has none)."""
-        return _platform_text(self.config(repository, manifest))
 
     # ------------------------------------------------------------ pagination
 
