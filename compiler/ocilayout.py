@@ -217,37 +217,28 @@ class LayoutClient(ImageMetadata):
             refs.append((parsed[0], parsed[1], entry))
         return refs
 
-    def _file(self, path: Path, limit: int) -> bytes:
+    def _file(self, path: Path, limit: int, image: str | None = None,
+              label: str | None = None) -> bytes:
+        """A file of the layout, at most ``limit`` bytes; ``label`` names it in errors
+        (default: its path in the layout)."""
+        label = label or path.relative_to(self.path).as_posix()
         try:
             with path.open("rb") as handle:
                 body = handle.read(limit + 1)
         except FileNotFoundError:
-            raise RegistryError(self.host, None, self._why(
-                f"{path.relative_to(self.path).as_posix()} is missing")) from None
+            raise RegistryError(self.host, image, self._why(f"{label} is missing")) from None
         except OSError as exc:
-            raise RegistryError(self.host, None, self._why(
-                f"{path.relative_to(self.path).as_posix()} cannot be read "
-                f"({exc.strerror or exc})")) from None
+            raise RegistryError(self.host, image, self._why(
+                f"{label} cannot be read ({exc.strerror or exc})")) from None
         if len(body) > limit:
-            raise RegistryError(self.host, None, self._why(
-                f"{path.relative_to(self.path).as_posix()} is larger than {limit} bytes"))
+            raise RegistryError(self.host, image, self._why(
+                f"{label} is larger than {limit} bytes"))
         return body
 
     def _blob(self, digest: str, image: str, what: str, limit: int, size: Any) -> bytes:
         algorithm, _, hexdigest = digest.partition(":")
         path = self.path / "blobs" / algorithm / hexdigest
-        try:
-            with path.open("rb") as handle:
-                body = handle.read(limit + 1)
-        except FileNotFoundError:
-            raise RegistryError(self.host, image, self._why(
-                f"{what} blob {digest} is missing")) from None
-        except OSError as exc:
-            raise RegistryError(self.host, image, self._why(
-                f"{what} blob {digest} cannot be read ({exc.strerror or exc})")) from None
-        if len(body) > limit:
-            raise RegistryError(self.host, image, self._why(
-                f"{what} blob {digest} is larger than {limit} bytes"))
+        body = self._file(path, limit, image, f"{what} blob {digest}")
         actual = f"{algorithm}:{_HASHES[algorithm](body).hexdigest()}"
         if actual != digest:
             raise RegistryError(self.host, image, self._why(

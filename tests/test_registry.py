@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from loopback import Loopback, reply
 from registry_util import OCI_INDEX, OCI_MANIFEST, canonical, digest_of
 
 from setlist import spec, strategies
@@ -223,37 +223,20 @@ def test_digest_strategy_fetches_only_the_followed_tag(registry):
 Route = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
-class FaultServer:
+class FaultServer(Loopback):
     """A loopback HTTP server answering GETs from ``routes`` (path → handler)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                path = urllib.parse.urlsplit(self.path).path
-                server.requests.append((self.path, dict(self.headers)))
-                route = server.routes.get(path)
-                status, headers, body = route(self) if route else (404, {}, b"{}")
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                if "Content-Length" not in headers and not headers.get("X-No-Length"):
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        path = urllib.parse.urlsplit(handler.path).path
+        self.requests.append((handler.path, dict(handler.headers)))
+        route = self.routes.get(path)
+        status, headers, body = route(handler) if route else (404, {}, b"{}")
+        reply(handler, status, headers, body, length=not headers.get("X-No-Length"))
 
     def client(self, **kwargs) -> RegistryClient:
         # faults answer at once; retries must not wait in real time
@@ -263,14 +246,11 @@ class FaultServer:
 
 @pytest.fixture
 def faults() -> Iterator[FaultServer]:
-    server = FaultServer()
-    server.thread.start()
+    server = FaultServer().start()
     try:
         yield server
     finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        server.thread.join()
+        server.close()
 
 
 def _manifest_body(config: bytes = b"{}") -> bytes:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from loopback import Loopback, reply
 from registry_util import OCI_MANIFEST
 
 from setlist.registry import RegistryClient, RegistryError
@@ -38,54 +38,33 @@ RESET, TRUNCATE = "reset", "truncate"
 TAGS = (200, {"Content-Type": "application/json"}, b'{"name": "x/y", "tags": ["1.0"]}')
 
 
-class Script:
+class Script(Loopback):
     """A loopback server answering every GET from a list of answers, the last one
     repeated once the list is used up."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.answers: list[Answer] = []
         self.paths: list[str] = []
-        script = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                script.paths.append(urllib.parse.urlsplit(self.path).path)
-                index = min(len(script.paths), len(script.answers)) - 1
-                answer = script.answers[index]
-                if answer == RESET:
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                               struct.pack("ii", 1, 0))
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                if answer == TRUNCATE:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "1000")
-                    self.end_headers()
-                    self.wfile.write(b'{"tags": [')
-                    self.close_connection = True
-                    return
-                status, headers, body = answer
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request, client_address) -> None:  # noqa: ANN001
-                pass  # the reset connections
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        self.paths.append(urllib.parse.urlsplit(handler.path).path)
+        answer = self.answers[min(len(self.paths), len(self.answers)) - 1]
+        if answer == RESET:
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          struct.pack("ii", 1, 0))
+            handler.close_connection = True
+            handler.connection.close()
+            return
+        if answer == TRUNCATE:
+            handler.send_response(200)
+            handler.send_header("Content-Length", "1000")
+            handler.end_headers()
+            handler.wfile.write(b'{"tags": [')
+            handler.close_connection = True
+            return
+        status, headers, body = answer
+        reply(handler, status, headers, body)
 
 
 class Sleeps(list):
@@ -95,14 +74,11 @@ class Sleeps(list):
 
 @pytest.fixture
 def script() -> Iterator[Script]:
-    server = Script()
-    server.thread.start()
+    server = Script().start()
     try:
         yield server
     finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        server.thread.join()
+        server.close()
 
 
 def make_client(host: str, sleeps: Sleeps, *, rand: Callable[[], float] = lambda: 1.0,

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from loopback import Loopback, reply
+from registry_util import OCI_MANIFEST, canonical, digest_of
 from ruamel.yaml import YAML
 
 from conftest import write
@@ -364,15 +366,11 @@ def test_cli_writes_the_lock_in_the_project_folder(tmp_path, registry, pushed):
 # stands in for an authenticating registry (as in test_registry.py), serving one image.
 
 
-class AuthRegistry:
+class AuthRegistry(Loopback):
     """Serves repository ``auth/app`` (tag 1.0.0) only to ``Authorization: <wanted>``."""
 
     def __init__(self, wanted: str, challenge: str) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        from registry_util import OCI_MANIFEST, canonical, digest_of
-
+        super().__init__()
         config = canonical({"os": "linux", "architecture": "amd64",
                             "created": "2024-01-01T00:00:00Z"})
         manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
@@ -380,41 +378,21 @@ class AuthRegistry:
                                          "digest": digest_of(config), "size": len(config)},
                               "layers": []})
         self.digest = digest_of(manifest)
-        routes = {"/v2/auth/app/tags/list": (b'{"name":"auth/app","tags":["1.0.0"]}', {}),
-                  "/v2/auth/app/manifests/1.0.0": (manifest, {"Content-Type": OCI_MANIFEST}),
-                  f"/v2/auth/app/blobs/{digest_of(config)}": (config, {})}
+        self.routes = {"/v2/auth/app/tags/list": (b'{"name":"auth/app","tags":["1.0.0"]}', {}),
+                       "/v2/auth/app/manifests/1.0.0": (manifest,
+                                                        {"Content-Type": OCI_MANIFEST}),
+                       f"/v2/auth/app/blobs/{digest_of(config)}": (config, {})}
+        self.wanted, self.challenge = wanted, challenge
         self.seen: list[str | None] = []
-        seen = self.seen
+        self.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                seen.append(self.headers.get("Authorization"))
-                body, headers = routes.get(self.path, (b"{}", {}))
-                status = 200 if self.path in routes else 404
-                if self.headers.get("Authorization") != wanted:
-                    status, body, headers = 401, b"{}", {"WWW-Authenticate": challenge}
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+    def answer(self, handler) -> None:  # noqa: ANN001
+        self.seen.append(handler.headers.get("Authorization"))
+        body, headers = self.routes.get(handler.path, (b"{}", {}))
+        status = 200 if handler.path in self.routes else 404
+        if handler.headers.get("Authorization") != self.wanted:
+            status, body, headers = 401, b"{}", {"WWW-Authenticate": self.challenge}
+        reply(handler, status, headers, body)
 
 
 @pytest.mark.parametrize("kind", ["env-token", "env-basic", "docker-auth", "docker-token"])
