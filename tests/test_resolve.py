@@ -149,20 +149,22 @@ def test_docker_config_auth_and_identity_token(tmp_path):
                   "ghcr.io": {"identitytoken": SECRET},
                   "bad.example.com": {"auth": "not base64!"}},
         "credHelpers": {"gcr.io": "gcloud"}}))
-    environ = {"DOCKER_CONFIG": str(tmp_path)}
-    creds, token, helper = docker_config_credentials("docker.io", environ)
-    assert (creds.username, creds.secret, token, helper) == ("robot", SECRET, False, None)
+    environ = {"DOCKER_CONFIG": str(tmp_path), "PATH": str(tmp_path / "bin")}
+    config = str(tmp_path / "config.json")
+    creds, where = docker_config_credentials("docker.io", environ)
+    assert (creds.username, creds.secret, creds.identity_token, where) == \
+        ("robot", SECRET, None, config)
     assert SECRET not in repr(creds)
-    creds, token, _ = docker_config_credentials("ghcr.io", environ)
-    assert (creds.secret, token) == (SECRET, True)
-    assert docker_config_credentials("gcr.io", environ) == (None, False,
-                                                            "docker-credential-gcloud")
-    assert docker_config_credentials("quay.io", environ) == (None, False, None)
+    creds, _ = docker_config_credentials("ghcr.io", environ)
+    assert (creds.username, creds.secret, creds.identity_token) == ("", "", SECRET)
+    with pytest.raises(CredentialError, match="docker-credential-gcloud .credHelpers in"):
+        docker_config_credentials("gcr.io", environ)  # not installed here
+    assert docker_config_credentials("quay.io", environ) == (None, config)
     with pytest.raises(CredentialError) as caught:
         docker_config_credentials("bad.example.com", environ)
     assert "not base64" in str(caught.value) and "not base64!" not in str(caught.value)
     assert docker_config_credentials("ghcr.io", {"DOCKER_CONFIG": str(tmp_path / "no")}) == \
-        (None, False, None)
+        (None, str(tmp_path / "no" / "config.json"))
 
 
 # ================================================================ against the registry
@@ -395,7 +397,8 @@ class AuthRegistry(Loopback):
         reply(handler, status, headers, body)
 
 
-@pytest.mark.parametrize("kind", ["env-token", "env-basic", "docker-auth", "docker-token"])
+# (config.json identity tokens are exchanged at the token service: test_registry_token_auth)
+@pytest.mark.parametrize("kind", ["env-token", "env-basic", "docker-auth"])
 def test_credentials_reach_an_authenticating_registry(tmp_path, kind):
     basic = "Basic " + base64.b64encode(f"robot:{SECRET}".encode()).decode()
     wanted = basic if "basic" in kind or kind == "docker-auth" else f"Bearer {SECRET}"
