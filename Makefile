@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   create .venv, install Setlist, run it on examples/quickstart
+#   make demo   create .venv, install Setlist, resolve and compile examples/quickstart (offline)
 #   make test   create .venv, install test extras and services, run the whole suite
 PYTHON ?= python3
 VENV   := .venv
@@ -18,15 +18,21 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 DEMO_OUT := build/demo-gitops
 
+# No network: resolve reads the ghcr images from the bundled OCI image layout
+# (examples/quickstart/oci) for dev; staging and prod run the versions setlist.lock
+# records as promoted to them (resolve keeps those).
 demo: $(STAMP)
 	$(BIN)/setlist check examples/quickstart
+	$(BIN)/setlist resolve examples/quickstart
 	rm -rf $(DEMO_OUT) && mkdir -p build && cp -r examples/quickstart/gitops $(DEMO_OUT)
 	$(BIN)/setlist compile examples/quickstart -o $(DEMO_OUT)
 	@echo "--- $(DEMO_OUT)/argocd/applicationsets/shop-prod.yaml"
 	@cat $(DEMO_OUT)/argocd/applicationsets/shop-prod.yaml
 	@if command -v kubectl >/dev/null 2>&1; then \
-	  echo "--- kubectl kustomize $(DEMO_OUT)/apps/shop/overlays/prod (images)"; \
-	  kubectl kustomize $(DEMO_OUT)/apps/shop/overlays/prod | grep 'image:'; \
+	  for env in dev prod; do \
+	    echo "--- kubectl kustomize $(DEMO_OUT)/apps/shop/overlays/$$env (images)"; \
+	    kubectl kustomize $(DEMO_OUT)/apps/shop/overlays/$$env | grep 'image:'; \
+	  done; \
 	fi
 
 services:

@@ -87,17 +87,21 @@ def _report(diags, sources, color: str = "auto") -> None:
                    color=use_color)
 
 
-def _compiled(paths: tuple[str, ...], color: str):
-    """Load, check and compile; print diagnostics; exit 1 when the spec has errors."""
+def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
+              offline: bool = False):
+    """Load, check, (resolve,) and compile; print diagnostics; exit 1 when the spec has
+    errors. Returns the project, the compile result and the resolution (None unless
+    ``resolve``)."""
     project = _load(paths)
     if not project.ok:
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
-    result = project.compile()
+    resolution = _resolved(project, offline=offline) if resolve else None
+    result = project.compile(resolution.lock if resolution is not None else None)
     _report(project.diagnostics + result.diagnostics, project.sources, color)
     if not result.ok:
         sys.exit(EXIT_SPEC)
-    return project, result
+    return project, result, resolution
 
 
 def _write_plan(project, result, out: str, force: bool):
@@ -131,45 +135,113 @@ def _print_problems(plan) -> None:
                    "produces (a CI drift gate).")
 @click.option("--force", is_flag=True,
               help="Overwrite hand edits of generated files and remove edited stale files.")
+@click.option("--resolve", "resolve_first", is_flag=True,
+              help="Resolve versions from the registries first (as `setlist resolve`); "
+                   "setlist.lock is written together with the output.")
+@click.option("--offline", is_flag=True,
+              help="With --resolve: read only registries with a `layout`.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in diagnostics.")
 def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
-                color: str) -> None:
+                resolve_first: bool, offline: bool, color: str) -> None:
     """Compile PATHS into Argo CD documents and Kustomize overlays below OUTPUT.
 
     Only files whose bytes change are rewritten; generated files the spec no longer produces
     are removed; a hand-edited generated file stops the run (nothing is written) unless
     --force. Overlays are the user's: only their images: list is kept up to date.
 
+    With --resolve the registries are asked first; when a registry fails (exit 3) or the
+    output cannot be written, neither setlist.lock nor OUTPUT changes. With --check as well,
+    nothing is written.
+
     Exit status: 0 written (or up to date), 1 spec errors, drift (--check) or refused
-    edits, 2 bad invocation.
+    edits, 2 bad invocation, 3 a registry failed or writing failed.
     """
     from pathlib import Path
 
     from .write import WriteError, apply
 
-    project, result = _compiled(paths, color)
+    if offline and not resolve_first:
+        click.echo("setlist: error: --offline only applies with --resolve", err=True)
+        sys.exit(EXIT_USAGE)
+    project, result, resolution = _compiled(paths, color, resolve=resolve_first,
+                                            offline=offline)
     plan = _write_plan(project, result, out, force)
     if check_only:
-        if plan.clean:
+        stale_lock = resolution is not None and resolution.changed
+        if plan.clean and not stale_lock:
             click.echo(f"up to date: {len(plan.unchanged)} files match the spec")
             return
         for change in plan.changes:
             click.echo(f"  {change.action:7s} {change.path}")
+        if stale_lock:
+            click.echo(f"  update  setlist.lock ({resolution.changed} "
+                       f"{'entry' if resolution.changed == 1 else 'entries'})")
         _print_problems(plan)
-        click.echo(f"drift: {plan.summary()} if compiled now; run `setlist compile` and "
-                   "commit the result", err=True)
+        click.echo(f"drift: {plan.summary()} if compiled now; run `setlist compile"
+                   f"{' --resolve' if resolution is not None else ''}` and commit the "
+                   "result", err=True)
         sys.exit(EXIT_SPEC)
     if plan.problems:
         _print_problems(plan)
         click.echo("setlist: nothing was written", err=True)
         sys.exit(EXIT_SPEC)
+    if resolution is not None:
+        _write_lock_then(project, resolution, lambda: apply(plan, Path(out)))
+    else:
+        try:
+            apply(plan, Path(out))
+        except (WriteError, OSError) as exc:
+            click.echo(f"setlist: error: writing failed, nothing was changed: {exc}",
+                       err=True)
+            sys.exit(EXIT_EXTERNAL)
+    click.echo(f"{out}: {plan.summary()}")
+
+
+def _write_lock_then(project, resolution, write_output) -> None:
+    """Write the resolved lock, then the output; when the output fails, put the old lock
+    back (byte for byte) so that a failed run changes nothing. Exit 3 on failure."""
+    from . import lockfile
+    from .resolve import write_lock
+    from .write import WriteError
+
+    path = lockfile.lock_path(project.base)
     try:
-        apply(plan, Path(out))
+        before = path.read_bytes()
+    except FileNotFoundError:
+        before = None
+    except OSError as exc:
+        click.echo(f"setlist: error: {path} cannot be read: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_EXTERNAL)
+    try:
+        written = write_lock(project.base, resolution.lock)
+    except OSError as exc:
+        click.echo(f"setlist: error: {lockfile.LOCK_NAME} could not be written, nothing was "
+                   f"changed: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_EXTERNAL)
+    try:
+        write_output()
     except (WriteError, OSError) as exc:
+        if written:
+            _restore(path, before)
         click.echo(f"setlist: error: writing failed, nothing was changed: {exc}", err=True)
         sys.exit(EXIT_EXTERNAL)
-    click.echo(f"{out}: {plan.summary()}")
+    if resolution.changed:
+        click.echo(f"{lockfile.LOCK_NAME}: {resolution.changed} "
+                   f"{'entry' if resolution.changed == 1 else 'entries'} changed")
+
+
+def _restore(path, before: bytes | None) -> None:
+    import os
+    import tempfile
+
+    if before is None:
+        path.unlink(missing_ok=True)
+        return
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".setlist.lock.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(before)
+    os.replace(temp, path)
 
 
 @main.command()
@@ -184,7 +256,7 @@ def diff(paths: tuple[str, ...], out: str, exit_code: bool, color: str) -> None:
     """Show, as a unified diff, what `setlist compile` would change below OUTPUT."""
     from .write import unified_diff
 
-    project, result = _compiled(paths, color)
+    project, result, _ = _compiled(paths, color)
     plan = _write_plan(project, result, out, force=True)
     text = unified_diff(plan)
     if text:
@@ -270,29 +342,60 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
               help="Only this image (repeatable).")
 @click.option("--env", "env_names", multiple=True, metavar="ENV",
               help="Only this environment (repeatable).")
+@click.option("--offline", is_flag=True,
+              help="Contact no registry: read only registries with a `layout`; other images "
+                   "keep their locked versions.")
+@click.option("--timeout", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
+              metavar="SECONDS", help="Give up on a registry request after this long (it is "
+                                      "retried a few times before the run fails).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in diagnostics.")
 def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str, ...],
-            color: str) -> None:
+            offline: bool, timeout: float, color: str) -> None:
     """Ask the registries which version each environment runs; update setlist.lock.
 
     Every image without a pin is resolved by its strategy for the environments the registry
     feeds (no promotion, or a `<- registry` rule); promoted environments keep their entries.
     setlist.lock (in the project folder) is written only when every image resolved.
+    Progress goes to stderr: a bar on a terminal, one line per image otherwise.
 
     Exit status: 0 resolved (or up to date), 1 spec errors or an unreadable lock, 2 bad
     invocation, 3 a registry failed (setlist.lock is unchanged).
     """
-    from datetime import UTC, datetime
-
     from . import lockfile
-    from .resolve import resolve as run_resolve
     from .resolve import write_lock
 
     project = _load((path,) if path else ())
     if not project.ok or project.spec is None:
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
+    result = _resolved(project, image_names, env_names, offline, timeout)
+    name = lockfile.LOCK_NAME
+    for resolved in result.resolved:
+        click.echo(resolved.line())
+    try:
+        write_lock(project.base, result.lock)
+    except OSError as exc:
+        click.echo(f"setlist: error: {name} could not be written: {exc.strerror or exc}",
+                   err=True)
+        sys.exit(EXIT_EXTERNAL)
+    if result.changed:
+        click.echo(f"{name}: {result.changed} "
+                   f"{'entry' if result.changed == 1 else 'entries'} changed")
+    else:
+        click.echo(f"{name}: up to date")
+
+
+def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, ...] = (),
+              offline: bool = False, timeout: float = 30.0):
+    """Resolve the project's images (progress on stderr); exit 2 for unknown names, 1 for
+    an unreadable lock, 3 when a registry fails — nothing written in every case."""
+    from datetime import UTC, datetime
+
+    from . import lockfile
+    from .progress import ResolveProgress
+    from .resolve import resolve as run_resolve
+
     spec = project.spec
     for flag, given, known in (("--image", image_names, [i.name for i in spec.images]),
                                ("--env", env_names, [e.name for e in spec.environments])):
@@ -307,23 +410,18 @@ def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str
         click.echo(f"setlist: error: {exc}", err=True)
         sys.exit(EXIT_SPEC)
     result = run_resolve(spec, lock, now=datetime.now(UTC), base=project.base,
-                         images=set(image_names) or None, envs=set(env_names) or None)
-    name = lockfile.LOCK_NAME
+                         images=set(image_names) or None, envs=set(env_names) or None,
+                         offline=offline, timeout=timeout,
+                         progress=ResolveProgress(sys.stderr))
     if not result.ok:
         for failure in result.failures:
             click.echo(f"setlist: error: {failure}", err=True)
-        click.echo(f"setlist: {name} was not changed", err=True)
+        click.echo(f"setlist: {lockfile.LOCK_NAME} was not changed", err=True)
         sys.exit(EXIT_EXTERNAL)
-    for resolved in result.resolved:
-        click.echo(resolved.line())
-    try:
-        write_lock(project.base, result.lock)
-    except OSError as exc:
-        click.echo(f"setlist: error: {name} could not be written: {exc.strerror or exc}",
+    for image in sorted(result.set_aside):
+        click.echo(f"setlist: note: {image}: passed over {', '.join(result.set_aside[image])}",
                    err=True)
-        sys.exit(EXIT_EXTERNAL)
-    if result.changed:
-        click.echo(f"{name}: {result.changed} "
-                   f"{'entry' if result.changed == 1 else 'entries'} changed")
-    else:
-        click.echo(f"{name}: up to date")
+    if result.skipped:
+        click.echo(f"setlist: offline: kept the locked versions of {', '.join(result.skipped)}",
+                   err=True)
+    return result

@@ -227,6 +227,10 @@ Image tags are up to 128 letters, digits, '_', '.' and '-', not starting with '.
 '-'; digests are `sha256:` followed by 64, or `sha512:` followed by 128, lowercase
 hexadecimal digits.
 """),
+    _c("SL414", "number out of range", """
+The number is outside what the field accepts: a registry's `concurrency` (requests in
+flight at once) is 1 to 64, and `requests_per_second` is 1 to 10000.
+"""),
     # ---- promotion ----------------------------------------------------------------------
     _c("SL500", "promotion stage is not a deployment target", """
 Every stage of a promotion must be an environment that at least one app deploying the
@@ -263,9 +267,12 @@ value, and `not all` is an error. Rollout steps are stricter: only `==`, `!=`, `
     # ---- compile ----------------------------------------------------------------------
     _c("SL700", "no version for an image", """
 An app runs the image in an environment, but no version is known for it there: the image
-has no `tag`/`digest` pin and the lockfile has no entry. The overlay then lists the image
-without `newTag`, so the tag written in the base stays in effect. Pin a version in the
-image block, or resolve versions from the registry.
+has no `tag`/`digest` pin and `setlist.lock` has no entry. The overlay then lists the image
+without `newTag`, so the tag written in the base stays in effect. The warning sits on the
+image declaration and names every such environment, with the apps that deploy it as
+related locations. Run `setlist resolve` (or `setlist compile --resolve`) to lock the
+versions of environments the registry feeds; for environments fed by promotion, a version
+arrives when one is promoted. Meanwhile a `tag` in the image block pins one.
 """),
     _c("SL701", "selector needs too many generators", """
 Argo CD rejects an ApplicationSet whose generators produce two Applications with the same

@@ -77,9 +77,10 @@ class Project:
             names.append(Path(rel).as_posix())
         return tuple(sorted(names))
 
-    def plan(self):
+    def plan(self, lock=None):
         """The resolved plan and its diagnostics: versions from pins in the spec, else from
-        `setlist.lock` in the project folder when there is one."""
+        ``lock`` (a ``setlist.lockfile.Lock``) when given, else from `setlist.lock` in the
+        project folder when there is one."""
         from . import lockfile
         from .plan import NOWHERE, build_plan
 
@@ -87,6 +88,8 @@ class Project:
         roots = sorted(f.key for f in self.roots)
         anchor = Span(file=roots[0], line=1, column=1, end_line=1, end_column=1) if roots \
             else NOWHERE
+        if lock is not None:
+            return build_plan(self.spec, lock, self.spec_sources(), anchor)
         try:
             lock = lockfile.read(self.base)
         except lockfile.LockError as exc:
@@ -99,11 +102,12 @@ class Project:
         return build_plan(self.spec, lock, self.spec_sources(), anchor)
 
     @gc_paused()
-    def compile(self):
-        """Run the compile stage on the checked spec: a ``setlist.compile.CompileResult``."""
+    def compile(self, lock=None):
+        """Run the compile stage on the checked spec: a ``setlist.compile.CompileResult``;
+        versions come from ``lock`` when given (see :meth:`plan`)."""
         from .compile import compile_plan
 
-        plan, diags = self.plan()
+        plan, diags = self.plan(lock)
         result = compile_plan(plan)
         result.diagnostics[:0] = diags
         return result

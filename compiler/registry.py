@@ -237,7 +237,9 @@ class RegistryClient(Transport, ImageMetadata):
     (a 401 with a Basic or Bearer challenge); ``timeout`` is per request, in seconds.
     Transient failures are retried (:mod:`setlist.registry_http`) up to ``max_attempts``,
     waiting with ``sleep`` and jittering with ``random``. Manifests and configs fetched by
-    digest are kept in ``cache_dir`` (None: no cache); ``requests`` counts what was sent.
+    digest are kept in ``cache_dir`` (None: no cache); ``requests`` counts what was sent;
+    ``throttle`` is called before every request (a :class:`~setlist.registry_http.RateLimiter`
+    shared by the clients of one host).
     """
 
     def __init__(
@@ -255,10 +257,11 @@ class RegistryClient(Transport, ImageMetadata):
         random: Callable[[], float] = _random.random,
         max_attempts: int = MAX_ATTEMPTS,
         cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
+        throttle: Callable[[], object] | None = None,
     ) -> None:
         super().__init__(host, scheme=scheme, insecure=insecure, ca_file=ca_file,
                          credentials=credentials, timeout=timeout, sleep=sleep,
-                         random=random, max_attempts=max_attempts)
+                         random=random, max_attempts=max_attempts, throttle=throttle)
         self.max_manifest_bytes = max_manifest_bytes
         self.max_config_bytes = max_config_bytes
         if cache_dir is DEFAULT_CACHE:

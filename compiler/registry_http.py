@@ -30,6 +30,7 @@ import re
 import socket
 import ssl
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -86,12 +87,30 @@ class RegistryError(Exception):
         super().__init__(f"registry {where}: {reason}")
 
 
+#: The ``client_id`` sent with OAuth2 token requests (the token service logs it).
+OAUTH_CLIENT_ID = "setlist"
+_TOKEN_BYTES = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Credentials:
-    """A user name and secret (a password or token). The secret never shows in a repr."""
+    """A user name and secret (a password or token), an identity token, or both. Secrets
+    never show in a repr.
+
+    ``identity_token`` is Docker's ``identitytoken``: an OAuth2 refresh token. It is only
+    ever sent to the registry's token service, in a ``grant_type=refresh_token`` POST that
+    returns an access token; the user name and secret, when there are any, answer Basic
+    challenges (and token services that do not take refresh tokens).
+    """
 
     username: str
     secret: str = field(repr=False)
+    identity_token: str | None = field(default=None, repr=False)
+
+    @property
+    def has_password(self) -> bool:
+        """Whether there is a user name or secret for Basic authentication."""
+        return bool(self.username or self.secret)
 
     def basic(self) -> str:
         raw = f"{self.username}:{self.secret}".encode()
@@ -156,6 +175,7 @@ class Transport:
         sleep: Callable[[float], object] = time.sleep,
         random: Callable[[], float] = _random.random,
         max_attempts: int = MAX_ATTEMPTS,
+        throttle: Callable[[], object] | None = None,
     ) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"scheme must be http or https, not {scheme!r}")
@@ -169,6 +189,7 @@ class Transport:
         self.requests = 0
         self._sleep = sleep
         self._random = random
+        self._throttle = throttle  # called before every request (a shared rate limit)
         self._credentials = credentials
         self._authorization: str | None = None  # the header that last satisfied a challenge
         handlers: list[Any] = [_NoRedirect()]
@@ -217,14 +238,15 @@ class Transport:
         raise RegistryError(self.host, image, f"{what}: too many redirects")
 
     def _send(self, url: str, headers: dict[str, str], image: str, limit: int,
-              what: str) -> _Response:
-        """One request with retries: a response whose status is not worth retrying, or
-        a :class:`RegistryError` saying how many attempts were made."""
+              what: str, *, data: bytes | None = None) -> _Response:
+        """One request with retries (a POST of ``data`` when given, else a GET): a
+        response whose status is not worth retrying, or a :class:`RegistryError` saying
+        how many attempts were made."""
         waited = 0.0
         attempt = 1
         while True:
             try:
-                response = self._open(url, headers, image, limit, what)
+                response = self._open(url, headers, image, limit, what, data=data)
             except _Transient as exc:
                 last, response = str(exc), None
             else:
@@ -252,8 +274,11 @@ class Transport:
         return self._random() * min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
 
     def _open(self, url: str, headers: dict[str, str], image: str, limit: int,
-              what: str) -> _Response:
-        request = urllib.request.Request(url, headers=headers, method="GET")
+              what: str, *, data: bytes | None = None) -> _Response:
+        request = urllib.request.Request(url, data=data, headers=headers,
+                                         method="GET" if data is None else "POST")
+        if self._throttle is not None:
+            self._throttle()
         self.requests += 1
         try:
             raw = self._opener.open(request, timeout=self.timeout)
@@ -293,41 +318,92 @@ class Transport:
             return _Response(status, raw.headers, body, raw.geturl() or url)
 
     def _authenticate(self, response: _Response, image: str) -> bool:
-        """Answer a 401 challenge: Basic with the credentials, or a Bearer token fetched
-        from the realm (with the credentials when there are any). False: cannot answer."""
+        """Answer a 401 challenge: Basic with the user name and secret, or a Bearer token
+        from the realm: for an identity token, by an OAuth2 refresh-token grant (a POST);
+        otherwise by a GET, with the user name and secret when there are any. False:
+        cannot answer."""
         challenge = response.headers.get("WWW-Authenticate") or ""
         scheme, _, params_text = challenge.strip().partition(" ")
         params = dict(re.findall(r'(\w+)="([^"]*)"', params_text))
+        credentials = self._credentials
         if scheme.lower() == "basic":
-            if self._credentials is None or self.scheme != "https" and \
+            if credentials is None or self.scheme != "https" and \
                     not _is_loopback(self.host):
                 return False
-            self._authorization = self._credentials.basic()
+            if not credentials.has_password:
+                raise RegistryError(self.host, image, "the registry asks for a user name "
+                                    "and password (Basic authentication); an identity "
+                                    "token cannot answer that")
+            self._authorization = credentials.basic()
             return True
         if scheme.lower() != "bearer" or "realm" not in params:
             return False
         realm = params["realm"]
-        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+        parts = urllib.parse.urlsplit(realm)
+        if parts.scheme not in ("http", "https"):
             return False
+        if credentials is not None and parts.scheme != "https" and \
+                not _is_loopback(parts.netloc):
+            raise RegistryError(self.host, image, "refusing to send credentials to a "
+                                "token service over plain HTTP")
+        token = None
+        if credentials is not None and credentials.identity_token:
+            token = self._refresh_grant(realm, params, image)
+        if token is None:
+            token = self._token_by_get(realm, params, image)
+        self._authorization = f"Bearer {token}"
+        return True
+
+    def _token_by_get(self, realm: str, params: dict[str, str], image: str) -> str:
+        """A token from the realm by GET (the distribution token protocol), sending the
+        user name and secret as Basic authentication when there are any."""
         query = {k: params[k] for k in ("service", "scope") if k in params}
         token_url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {}
-        if self._credentials is not None:
-            if urllib.parse.urlsplit(realm).scheme != "https" and not _is_loopback(
-                    urllib.parse.urlsplit(realm).netloc):
-                raise RegistryError(self.host, image, "refusing to send credentials to a "
-                                    "token service over plain HTTP")
+        if self._credentials is not None and self._credentials.has_password:
             headers["Authorization"] = self._credentials.basic()
-        token_response = self._send(token_url, headers, image, 1024 * 1024, "token")
+        token_response = self._send(token_url, headers, image, _TOKEN_BYTES, "token")
         if token_response.status != 200:
             raise RegistryError(self.host, image, "token request refused (HTTP "
                                 f"{token_response.status})")
-        data = self._json(token_response.body, image, "token response")
-        token = data.get("token") or data.get("access_token")
+        return self._token_from(token_response, image)
+
+    def _refresh_grant(self, realm: str, params: dict[str, str], image: str) -> str | None:
+        """An access token for the identity token (an OAuth2 refresh token), POSTed to the
+        realm as ``grant_type=refresh_token`` with the challenge's service and scope. None
+        when the token service does not take such POSTs (HTTP 404) but a user name and
+        secret can be used instead, by GET."""
+        credentials = self._credentials
+        assert credentials is not None and credentials.identity_token
+        form = {"grant_type": "refresh_token", "refresh_token": credentials.identity_token,
+                "client_id": OAUTH_CLIENT_ID}
+        form.update({k: params[k] for k in ("service", "scope") if k in params})
+        token_response = self._send(
+            realm, {"Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json"}, image, _TOKEN_BYTES, "token",
+            data=urllib.parse.urlencode(form).encode("ascii"))
+        status = token_response.status
+        if status == 404:
+            if credentials.has_password:
+                return None
+            raise RegistryError(self.host, image, "the token service "
+                                f"{urllib.parse.urlsplit(realm).netloc} does not take "
+                                "OAuth2 refresh-token requests (HTTP 404 to a POST), so "
+                                "the identity token cannot be used with it; log in with a "
+                                "user name and password instead")
+        if status != 200:
+            detail = _oauth_error(token_response.body)
+            raise RegistryError(self.host, image, "the token service refused the identity "
+                                f"token (HTTP {status})"
+                                + (f": {self._scrub(detail)}" if detail else ""))
+        return self._token_from(token_response, image)
+
+    def _token_from(self, response: _Response, image: str) -> str:
+        data = self._json(response.body, image, "token response")
+        token = data.get("access_token") or data.get("token")
         if not isinstance(token, str) or not token:
             raise RegistryError(self.host, image, "token response has no token")
-        self._authorization = f"Bearer {token}"
-        return True
+        return token
 
     def _failure(self, response: _Response, what: str) -> str:
         reason = f"{what}: HTTP {response.status}"
@@ -354,13 +430,45 @@ class Transport:
     def _scrub(self, text: str) -> str:
         """Server or library text with every secret this client holds blanked out."""
         secrets: list[str] = []
-        if self._credentials is not None:
-            secrets += [self._credentials.secret, self._credentials.basic().split(" ", 1)[1]]
-        if self._authorization:
+        credentials = self._credentials
+        if credentials is not None:
+            secrets += [credentials.secret, credentials.identity_token or ""]
+            if credentials.has_password:
+                secrets.append(credentials.basic().split(" ", 1)[1])
+        if self._authorization:  # the Basic header, or the access token last obtained
             secrets.append(self._authorization.split(" ", 1)[-1])
-        for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        # as a form or query would carry them (a server may echo a request back)
+        secrets += [urllib.parse.quote(s, safe="") for s in secrets if s] + \
+            [urllib.parse.quote_plus(s) for s in secrets if s]
+        for secret in sorted(set(filter(None, secrets)), key=len, reverse=True):
             text = text.replace(secret, "***")
         return text[:300]
+
+
+class RateLimiter:
+    """At most ``per_second`` calls of :meth:`wait` return per second, across threads:
+    each caller is given the next free slot (evenly spaced) and sleeps until it."""
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.interval = 1.0 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        self.wait()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
 
 
 class _UseDefault:
@@ -441,6 +549,20 @@ def _origin(url: str) -> tuple[str, str]:
 def _is_loopback(host: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
     return name in ("localhost", "127.0.0.1", "::1")
+
+
+def _oauth_error(body: bytes) -> str:
+    """An OAuth2 error answer's ``error`` (and ``error_description``), else the first OCI
+    error's code and message."""
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            description = data.get("error_description")
+            return data["error"] + (f" {description}" if isinstance(description, str)
+                                    else "")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return _error_detail(body)
 
 
 def _error_detail(body: bytes) -> str:

@@ -34,9 +34,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Collection, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import lockfile
@@ -45,13 +45,16 @@ from .credentials import (
     CredentialError,
     connection,
     docker_config_credentials,
+    registry_of,
     with_hint,
 )
 from .lockfile import Lock, LockEntry
 from .ocilayout import LayoutClient
 from .plan import deployments
 from .registry import Manifest, RegistryClient, RegistryError, parse_created
+from .registry_http import RateLimiter
 from .spec import Image, Spec, Strategy
+from .strategies import platform_provided
 
 __all__ = [
     "MAX_PER_HOST",
@@ -94,6 +97,9 @@ class Resolution:
     digest: str
     platforms: tuple[str, ...] = ()
     created: str | None = None
+    # Better-ranked tags passed over because they lack a listed platform ("1.5.1 (lacks
+    # linux/arm64)"), best first.
+    set_aside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,10 +125,16 @@ class ResolveResult:
     resolved: tuple[Resolved, ...]
     failures: tuple[Failure, ...]
     changed: int  # lock entries added, replaced with different content, or dropped
+    skipped: tuple[str, ...] = ()  # images not contacted (offline), their entries kept
+    set_aside: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # image → notes
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+#: Called as each image is done: (image name, outcome, images done, images in all).
+Progress = Callable[[str, "Resolution | Failure", int, int], None]
 
 
 # ================================================================ what to resolve
@@ -173,28 +185,49 @@ def rfc3339(moment: datetime) -> str:
 # ================================================================ resolving one image
 
 
-def _resolve_image(image: Image, conn: Connection, timeout: float) -> Resolution:
+def _resolve_image(image: Image, conn: Connection, timeout: float,
+                   throttle: Callable[[], object] | None = None) -> Resolution:
     """List, choose, and fetch the chosen manifest. Raises RegistryError, or ValueError
-    when no tag qualifies (its text is the reason)."""
+    when no tag qualifies (its text is the reason).
+
+    The pinned version must provide every platform the image lists: when the chosen tag's
+    manifest falls short, that tag is set aside (with what it has) and the strategy
+    chooses again among the rest."""
+    from dataclasses import replace
+
     from .registry import tag_infos
     from .strategies import choose
 
-    client = conn.client(timeout)
+    client = conn.client(timeout, throttle=throttle)
     infos = tag_infos(client, image)
-    choice = choose(image.strategy, infos, allow=image.allow_tags, ignore=image.ignore_tags,
-                    platforms=image.platforms)
-    if choice.tag is None:
-        raise ValueError(choice.reason)
-    info = next(i for i in infos if i.name == choice.tag)
-    manifest = client.manifest(image.repository, choice.tag)
-    platforms: tuple[str, ...] = ()
-    created = info.created
-    if manifest.is_index:
-        platforms = manifest.platforms
-    else:
-        platforms, created = _image_details(client, image, manifest, created)
-    return Resolution(tag=choice.tag, digest=manifest.digest, platforms=platforms,
-                      created=rfc3339(created) if created is not None else None)
+    set_aside: list[str] = []
+    while True:
+        choice = choose(image.strategy, infos, allow=image.allow_tags,
+                        ignore=image.ignore_tags, platforms=image.platforms,
+                        every_platform=True)
+        if choice.tag is None:
+            raise ValueError(_with_skipped(choice))
+        index = next(n for n, i in enumerate(infos) if i.name == choice.tag)
+        info = infos[index]
+        manifest = client.manifest(image.repository, choice.tag)
+        created = info.created
+        if manifest.is_index:
+            platforms = manifest.platforms
+        else:
+            platforms, created = _image_details(client, image, manifest, created)
+        missing = [p for p in image.platforms if not platform_provided(p, platforms)]
+        if not missing:
+            return Resolution(tag=choice.tag, digest=manifest.digest, platforms=platforms,
+                              created=rfc3339(created) if created is not None else None,
+                              set_aside=tuple(set_aside))
+        set_aside.append(f"{choice.tag} (lacks {', '.join(missing)})")
+        infos[index] = replace(info, platforms=platforms)
+
+
+def _with_skipped(choice) -> str:  # noqa: ANN001
+    """The reason nothing qualifies, with why the best-ranked few tags were passed over."""
+    best = "; ".join(f"{tag}: {why}" for tag, why in choice.skipped[:3])
+    return f"{choice.reason}; best passed over: {best}" if best else choice.reason
 
 
 def _image_details(client: RegistryClient | LayoutClient, image: Image, manifest: Manifest,
@@ -214,14 +247,19 @@ def _image_details(client: RegistryClient | LayoutClient, image: Image, manifest
 
 def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.PathLike = ".",
             images: Collection[str] | None = None, envs: Collection[str] | None = None,
-            environ: Mapping[str, str] | None = None, max_per_host: int = MAX_PER_HOST,
-            timeout: float = 30.0) -> ResolveResult:
+            environ: Mapping[str, str] | None = None, max_per_host: int | None = None,
+            timeout: float = 30.0, offline: bool = False,
+            progress: Progress | None = None) -> ResolveResult:
     """Resolve the registry-fed pairs (limited to ``images`` and ``envs`` when given) and
     return the new lock with what changed. With failures, the result's lock is the old one
     unchanged and nothing should be written. ``now`` becomes ``since`` of new versions;
     ``base`` is the project folder (relative ``ca_file`` and ``layout`` paths);
     ``environ`` supplies the credential variables and ``DOCKER_CONFIG`` (default: the
-    process environment)."""
+    process environment). ``max_per_host`` overrides every registry's ``concurrency``.
+    ``offline`` reads only registries with a ``layout``: images of other registries keep
+    their lock entries and are listed in ``skipped``. ``progress`` is called in the
+    calling thread each time an image is done: (image name, its Resolution or Failure,
+    images done, images in all)."""
     environ = os.environ if environ is None else environ
     old = lock if lock is not None else Lock()
     since = rfc3339(now)
@@ -231,41 +269,60 @@ def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.Path
     by_name = {i.name: i for i in spec.images}
 
     failures: list[Failure] = []
+    skipped: list[str] = []
     connections: dict[str, Connection] = {}
     work: dict[str, list[Image]] = {}
+    logins: dict = {}  # what docker_config found per host: a helper runs once per host
     for name in sorted(fed):
         image = by_name[name]
+        if offline and not _has_layout(spec, image):
+            skipped.append(name)
+            continue
         try:
-            connections[name] = connection(spec, image, os.fspath(base), environ)
+            conn = connection(spec, image, os.fspath(base), environ, logins=logins)
         except CredentialError as exc:
             failures.append(Failure(image.host, image.repository, str(exc)))
             continue
-        work.setdefault(connections[name].api_host, []).append(image)
+        connections[name] = conn
+        work.setdefault(conn.api_host, []).append(image)
 
     results: dict[str, Resolution] = {}
-    pools = [ThreadPoolExecutor(max_workers=max(1, min(max_per_host, len(batch))),
-                                thread_name_prefix=f"resolve-{host}")
-             for host, batch in work.items()]
+    total = sum(len(batch) for batch in work.values())
+    pools: list[ThreadPoolExecutor] = []
     try:
-        futures: list[tuple[Image, Future[Resolution]]] = []
-        for pool, batch in zip(pools, work.values(), strict=True):
+        futures: dict[Future[Resolution], Image] = {}
+        for host, batch in work.items():
+            cap, per_second = _host_limits(spec, batch)
+            if max_per_host is not None:
+                cap = max_per_host
+            pool = ThreadPoolExecutor(max_workers=max(1, min(cap, len(batch))),
+                                      thread_name_prefix=f"resolve-{host}")
+            pools.append(pool)
+            limiter = RateLimiter(per_second) if per_second else None
             for image in batch:
-                futures.append((image, pool.submit(_resolve_image, image,
-                                                   connections[image.name], timeout)))
-        for image, future in futures:
+                futures[pool.submit(_resolve_image, image, connections[image.name], timeout,
+                                    limiter)] = image
+        for done, future in enumerate(as_completed(futures), 1):
+            image = futures[future]
+            outcome: Resolution | Failure
             try:
-                results[image.name] = future.result()
+                outcome = results[image.name] = future.result()
             except RegistryError as exc:
-                failures.append(Failure(image.host, image.repository,
-                                        with_hint(exc, image, connections[image.name])))
+                outcome = Failure(image.host, image.repository,
+                                  with_hint(exc, image, connections[image.name]))
+                failures.append(outcome)
             except ValueError as exc:  # no tag qualifies, a bad pattern or constraint
-                failures.append(Failure(image.host, image.repository, str(exc)))
+                outcome = Failure(image.host, image.repository, str(exc))
+                failures.append(outcome)
+            if progress is not None:
+                progress(image.name, outcome, done, total)
     finally:
         for pool in pools:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=True)
     if failures:
         failures.sort(key=lambda f: (f.registry, f.image, f.reason))
-        return ResolveResult(lock=old, resolved=(), failures=tuple(failures), changed=0)
+        return ResolveResult(lock=old, resolved=(), failures=tuple(failures), changed=0,
+                             skipped=tuple(skipped))
 
     deployed = set(deployments(spec))
     entries = {k: v for k, v in old.entries.items() if k in deployed}
@@ -286,7 +343,24 @@ def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.Path
     new = Lock(entries=entries)
     changed = sum(1 for key in set(old.entries) | set(new.entries)
                   if old.entries.get(key) != new.entries.get(key))
-    return ResolveResult(lock=new, resolved=tuple(resolved), failures=(), changed=changed)
+    return ResolveResult(lock=new, resolved=tuple(resolved), failures=(), changed=changed,
+                         skipped=tuple(skipped), set_aside={n: r.set_aside for n, r in
+                                                            results.items() if r.set_aside})
+
+
+def _has_layout(spec: Spec, image: Image) -> bool:
+    registry = registry_of(spec, image)
+    return registry is not None and registry.layout is not None
+
+
+def _host_limits(spec: Spec, batch: list[Image]) -> tuple[int, int | None]:
+    """The concurrency cap and request rate for one host: the smallest any registry block
+    of that host declares (default: :data:`MAX_PER_HOST`, no rate limit)."""
+    hosts = {image.host for image in batch}
+    declared = [r for r in spec.registries if r.host in hosts]
+    caps = [r.concurrency for r in declared if r.concurrency]
+    rates = [r.requests_per_second for r in declared if r.requests_per_second]
+    return min(caps, default=MAX_PER_HOST), min(rates, default=None)
 
 
 # ================================================================ writing

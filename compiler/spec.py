@@ -95,6 +95,8 @@ class Registry(SpecNode):
     insecure: bool = False
     ca_file: str | None = None
     layout: str | None = None  # an OCI image layout folder, relative to the project folder
+    concurrency: int | None = None          # requests in flight at once (default 8)
+    requests_per_second: int | None = None  # a rate limit while resolving (default none)
     span: Span
     doc: str | None = None
 

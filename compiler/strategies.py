@@ -32,6 +32,10 @@ The behaviour mirrors Image Updater's ``registry-scanner`` module:
   Platforms play no part for ``semver`` and ``alphabetical``, which never fetch manifests
   (docs/configuration/images.md says so too).
 
+``setlist resolve`` itself is stricter (``every_platform``): the version it pins must
+provide every platform the spec lists, for every strategy, because the lock promises that
+the pinned digest runs on each of them.
+
 With no platforms configured Image Updater filters by its own runtime platform (unless
 ``--ignore-platforms`` is set); :func:`choose` does not guess that, so a resolver that wants
 to predict it passes the controller's platform (usually ``linux/amd64``) explicitly.
@@ -59,6 +63,7 @@ __all__ = [
     "filter_tags",
     "glob_match",
     "needs_metadata",
+    "platform_provided",
     "platform_wanted",
     "regex_search",
     "translate_regex",
@@ -174,16 +179,27 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _platform_problem(info: TagInfo, required: Sequence[str]) -> str | None:
+def _platform_problem(info: TagInfo, required: Sequence[str], every: bool) -> str | None:
     if not required:
         return None
     if info.platforms is None:
-        return "its platforms were not fetched"
+        # Setlist's rule is checked on the chosen tag once its manifest is fetched.
+        return None if every else "its platforms were not fetched"
+    has = ", ".join(info.platforms) if info.platforms else "no platform"
+    if every:
+        missing = [r.strip() for r in required if not platform_provided(r, info.platforms)]
+        return f"{', '.join(missing)} missing (has {has})" if missing else None
     if any(platform_wanted(p, required) for p in info.platforms):
         return None
-    has = ", ".join(info.platforms) if info.platforms else "no platform"
-    missing = ", ".join(p.strip() for p in required)
-    return f"{missing} missing (has {has})"
+    missing_text = ", ".join(p.strip() for p in required)
+    return f"{missing_text} missing (has {has})"
+
+
+def platform_provided(required: str, platforms: Sequence[str]) -> bool:
+    """Setlist's rule, the reverse view of :func:`platform_wanted`: does an image built for
+    ``platforms`` serve the required ``os/arch[/variant]``? ``linux/arm`` is served by
+    ``linux/arm/v7``; ``linux/arm/v7`` is not served by a variant-less ``linux/arm``."""
+    return any(platform_wanted(p, (required,)) for p in platforms)
 
 
 def _prerelease_only_problem(constraint: Constraint, version: Version) -> bool:
@@ -211,6 +227,7 @@ def choose(
     ignore: Sequence[str],
     platforms: Sequence[str],
     unconstrained_prereleases: bool = False,
+    every_platform: bool = False,
 ) -> Choice:
     """The tag Image Updater would update to, with the reasons.
 
@@ -218,6 +235,10 @@ def choose(
     is Image Updater v1.3.0 and later — the release Setlist's generated resources target —,
     which uses '*' and so skips pre-releases; True is the older behaviour (up to v1.2.x),
     which took every version, pre-releases included.
+    ``every_platform`` is Setlist's own resolution rule instead of Image Updater's: a tag
+    qualifies only when it provides **every** listed platform, whatever the strategy; a tag
+    whose platforms were not fetched is not excluded here (the caller checks the chosen
+    tag's manifest and chooses again without it when it falls short).
     Raises TagPatternError for an allow regex that cannot be evaluated and ConstraintError
     for an unparseable semver constraint (both are rejected earlier by the checker).
     """
@@ -238,7 +259,7 @@ def choose(
             constraint = parse_constraint("*")
     if kind == "digest" and not strategy.tag:
         return Choice(None, "the digest strategy needs the tag to follow")
-    required = tuple(platforms) if kind in _FETCHES_MANIFESTS else ()
+    required = tuple(platforms) if every_platform or kind in _FETCHES_MANIFESTS else ()
 
     counts: Counter[str] = Counter()
     skipped: list[tuple[tuple[Any, ...], str, str]] = []  # (rank, tag, why)
@@ -269,7 +290,7 @@ def choose(
             continue
         if kind == "digest" and name != strategy.tag:
             continue  # Image Updater only ever looks at the followed tag
-        if (problem := _platform_problem(info, required)) is not None:
+        if (problem := _platform_problem(info, required, every_platform)) is not None:
             skip(info, "without a wanted platform", problem)
             continue
         if kind == "semver":

@@ -361,12 +361,14 @@ def apply(plan: WritePlan, root: Path,
                     os.makedirs(os.path.join(fresh, folder), exist_ok=True)
                     made.add(folder)
                 staged = os.path.join(fresh, change.path)
+            # Recorded before writing, so that a write that fails half-way (a full disk, a
+            # size limit) is cleaned up with the rest.
+            items.append((change, target, staged, top))
             with open(staged, "wb") as f:
                 f.write(change.new)
                 if not _SYNC_ONCE:
                     f.flush()
                     os.fsync(f.fileno())
-            items.append((change, target, staged, top))
         if _SYNC_ONCE and any(c.action == "update" for c in plan.changes):
             # Every staged file is on disk before the first one replaces an old file, so a
             # crash cannot leave a half-written file where a good one was. Brand-new files

@@ -175,7 +175,11 @@ def test_overlay_images_from_pins_and_aliases():
         "images": [{"name": "ghcr.io/ex/api", "newTag": "1.2.3", "digest": "sha256:" + "a" * 64},
                    {"name": "web", "newName": "ghcr.io/ex/web"}]}
     assert [(d.code, d.severity.value) for d in result.diagnostics] == [("SL700", "warning")]
-    assert "no version of image 'web' is known for 'e'" in result.diagnostics[0].message
+    diag = result.diagnostics[0]
+    assert "no version of image 'web' is known for the environment 'e'" in diag.message
+    assert diag.span.line == 3  # the image declaration, where a pin or resolve would fix it
+    assert [r.span.line for r in diag.related] == [5]  # the app that deploys it
+    assert any("setlist resolve" in h for h in diag.hints)
 
 
 def test_selector_too_large_for_disjoint_generators_is_sl701():
@@ -222,6 +226,8 @@ def test_go_duration(seconds, text):
 def test_quickstart_compiles():
     project = load(["examples/quickstart"])
     result = project.compile()
-    assert result.ok and result.diagnostics == []
+    # api and web are resolved into setlist.lock for dev; staging and prod run the versions
+    # the lock records as promoted to them, so every deployment has a version.
+    assert result.ok and [d.code for d in result.diagnostics] == []
     kinds = sorted({doc["kind"] for d in result.documents for doc in d.documents})
     assert kinds == ["AppProject", "Application", "ApplicationSet", "Kustomization"]

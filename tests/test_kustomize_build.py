@@ -3,7 +3,9 @@ and set every container's image to the version the spec pins.
 
 The bases in examples/quickstart/gitops use placeholder tags (or none); after compiling into
 a copy of that folder, as `make demo` does, each built container must run exactly
-`repository:tag`, `repository@digest` or `repository:tag@digest` from the spec.
+`repository:tag`, `repository@digest` or `repository:tag@digest` from the spec (the
+quickstart with its images pinned), or the `tag@digest` of examples/quickstart/setlist.lock
+(the quickstart as shipped, in dev).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import yaml
 from schema_util import LAYOUT, compile_folder, run_cli, write_spec
 
 from conftest import EXAMPLES, ROOT, unavailable
+from setlist import lockfile
 
 
 @pytest.fixture(scope="session")
@@ -88,12 +91,24 @@ def test_image_name():
     assert image_name("ghcr.io/x/y:1") == "ghcr.io/x/y"
 
 
+def pinned_quickstart() -> str:
+    """The quickstart spec with api and web pinned (as the lock pins them only in dev)."""
+    text = (EXAMPLES / "quickstart" / "setlist.setlist").read_text(encoding="utf-8")
+    for line, pin in [('  platforms   = ["linux/amd64", "linux/arm64"]\n',
+                       '  tag         = "1.4.2"\n'),
+                      ("  allow_tags = /^main-[0-9a-f]{7}$/\n", '  tag        = "main-3f9c2ab"\n')]:
+        assert text.count(line) == 1, line
+        text = text.replace(line, line + pin)
+    return text
+
+
 def test_quickstart_overlays_build_with_the_pinned_images(kubectl, tmp_path):
+    spec = write_spec(tmp_path / "spec", pinned_quickstart(), "setlist.setlist")
     out = tmp_path / "demo-gitops"
     shutil.copytree(EXAMPLES / "quickstart" / "gitops", out)
-    proc = run_cli("compile", "examples/quickstart", "-o", str(out), cwd=ROOT)
+    proc = run_cli("compile", str(spec), "-o", str(out), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    project, result = compile_folder(EXAMPLES / "quickstart")
+    project, result = compile_folder(spec)
     apps = {a.name: a for a in project.spec.apps}
     built = {}
     for app in project.spec.apps:
@@ -118,6 +133,18 @@ def test_quickstart_overlays_build_with_the_pinned_images(kubectl, tmp_path):
         for env in app.deploy:
             for key, image in base.items():
                 assert built[f"{app.name}/{env}"][key] != image
+
+
+def test_quickstart_dev_overlay_builds_with_the_locked_images(kubectl, tmp_path):
+    out = tmp_path / "demo-gitops"
+    shutil.copytree(EXAMPLES / "quickstart" / "gitops", out)
+    proc = run_cli("compile", "examples/quickstart", "-o", str(out), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lock = lockfile.read(EXAMPLES / "quickstart")
+    api, web = lock.get("api", "dev"), lock.get("web", "dev")
+    assert containers(kustomize(kubectl, out / "apps/shop/overlays/dev")) == {
+        "Deployment/shop/api": f"ghcr.io/example/shop-api:1.5.0@{api.digest}",
+        "Deployment/shop/web": f"ghcr.io/example/shop-web:main-0b7e1d4@{web.digest}"}
 
 
 # A base elsewhere in the repository (not below the gitops path), a custom overlays pattern,

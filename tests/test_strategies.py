@@ -23,6 +23,7 @@ from setlist.strategies import (
     filter_tags,
     glob_match,
     needs_metadata,
+    platform_provided,
     platform_wanted,
     regex_search,
 )
@@ -387,6 +388,50 @@ def test_newest_build_platforms(platforms: tuple[str, ...] | None, required: tup
             TagInfo("old", created=_at(1), platforms=("linux/amd64", "linux/arm64",
                                                       "linux/arm/v7"))]
     assert _choose(NEWEST, tags, platforms=required).tag == expected_tag
+
+
+@pytest.mark.parametrize(
+    ("platforms", "required", "expected_tag"),
+    [
+        # Setlist's rule: every listed platform, not any one of them.
+        (("linux/amd64", "linux/arm64"), ("linux/arm64", "linux/amd64"), "new"),
+        (("linux/amd64",), ("linux/arm64", "linux/amd64"), "old"),
+        (("linux/arm/v7", "linux/amd64"), ("linux/arm", "linux/amd64"), "new"),
+        (("linux/arm", "linux/amd64"), ("linux/arm/v7",), "old"),
+        ((), ("linux/arm64",), "old"),
+        # Not fetched: left for the resolver to check on the chosen tag's manifest.
+        (None, ("linux/arm64",), "new"),
+        (("linux/s390x",), (), "new"),
+    ],
+)
+def test_every_platform_rule(platforms: tuple[str, ...] | None, required: tuple[str, ...],
+                             expected_tag: str) -> None:
+    everything = ("linux/amd64", "linux/arm64", "linux/arm/v7")
+    for strategy in (NEWEST, Strategy(kind="semver"), Strategy(kind="alphabetical")):
+        tags = [TagInfo("1.1.0" if strategy.kind != "newest_build" else "new",
+                        created=_at(2), platforms=platforms),
+                TagInfo("1.0.0" if strategy.kind != "newest_build" else "old",
+                        created=_at(1), platforms=everything)]
+        chosen = choose(strategy, tags, allow=None, ignore=(), platforms=required,
+                        every_platform=True).tag
+        names = {"new": tags[0].name, "old": tags[1].name}
+        assert chosen == names[expected_tag], strategy
+
+
+def test_platform_provided_reads_variants_one_way() -> None:
+    assert platform_provided("linux/arm", ["linux/arm/v7"])
+    assert not platform_provided("linux/arm/v7", ["linux/arm"])
+    assert platform_provided("linux/amd64", ["windows/amd64", "linux/amd64"])
+    assert not platform_provided("linux/amd64", [])
+
+
+def test_every_platform_reason_names_what_is_missing() -> None:
+    tags = [TagInfo("1.0.0", platforms=("linux/amd64",))]
+    choice = choose(Strategy(kind="semver"), tags, allow=None, ignore=(),
+                    platforms=("linux/amd64", "linux/arm64", "linux/ppc64le"),
+                    every_platform=True)
+    assert choice.tag is None
+    assert choice.skipped == (("1.0.0", "linux/arm64, linux/ppc64le missing (has linux/amd64)"),)
 
 
 def test_platform_skip_reason() -> None:

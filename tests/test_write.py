@@ -22,7 +22,6 @@ from conftest import EXAMPLES
 from setlist.compile import Document
 from setlist.write import MANIFEST, WriteError, apply, plan_writes, update_overlay_images
 
-QUICKSTART = (EXAMPLES / "quickstart" / "setlist.setlist").read_text(encoding="utf-8")
 OLD = 1_000_000_000 * 10**9  # 2001-09-09, in nanoseconds: "not rewritten by this run"
 
 SHOP_OVERLAYS = [f"apps/shop/overlays/{env}/kustomization.yaml"
@@ -42,6 +41,20 @@ def drop_block(text: str, head: str) -> str:
     start = text.index(head)
     end = text.index("\n}\n", start) + 3
     return text[:start] + text[end:]
+
+
+def pinned_quickstart() -> str:
+    """The quickstart spec with api and web pinned (1.4.2, main-3f9c2ab) as they were before
+    the example resolved them: these tests edit the pins, and compile reads no lock."""
+    text = (EXAMPLES / "quickstart" / "setlist.setlist").read_text(encoding="utf-8")
+    text = replace_once(text, '  platforms   = ["linux/amd64", "linux/arm64"]\n',
+                        '  platforms   = ["linux/amd64", "linux/arm64"]\n'
+                        '  tag         = "1.4.2"\n')
+    return replace_once(text, "  allow_tags = /^main-[0-9a-f]{7}$/\n",
+                        '  allow_tags = /^main-[0-9a-f]{7}$/\n  tag        = "main-3f9c2ab"\n')
+
+
+QUICKSTART = pinned_quickstart()
 
 
 def pin_api(text: str, tag: str) -> str:

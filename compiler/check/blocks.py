@@ -47,6 +47,17 @@ def _int(ev, e, f):
     return ev.want_int(e, f)
 
 
+def _int_between(low: int, high: int):
+    def check(ev, e, f):
+        value = ev.want_int(e, f)
+        if value is not None and not low <= value <= high:
+            ev.ctx.error(e.span, "SL414", f"{value} is not between {low} and {high}",
+                         f"write a whole number from {low} to {high}")
+            return None
+        return value
+    return check
+
+
 def _duration(ev, e, f):
     return ev.want_duration(e, f)
 
@@ -454,6 +465,11 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
         "layout": FieldSpec(_layout_folder, False,
                             "OCI image layout folder, relative to the project folder, read "
                             "instead of contacting the registry"),
+        "concurrency": FieldSpec(_int_between(1, 64), False,
+                                 "requests in flight at once while resolving (default 8)"),
+        "requests_per_second": FieldSpec(_int_between(1, 10000), False,
+                                         "at most this many requests a second while "
+                                         "resolving (default: no limit)"),
     },
     "image": {
         "repository": FieldSpec(_repository, True, 'registry / "path", or "host/path"'),

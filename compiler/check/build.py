@@ -85,6 +85,8 @@ def _make(ctx: Context, ev: Evaluator, kind: str, decl: m.Block, file: str,
                           credentials=values.get("credentials", s.Credentials()),
                           insecure=values.get("insecure", False),
                           ca_file=values.get("ca_file"), layout=values.get("layout"),
+                          concurrency=values.get("concurrency"),
+                          requests_per_second=values.get("requests_per_second"),
                           **common)
     if kind == "image":
         if "repository" in failed:

@@ -10,7 +10,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from .. import spec as s
-from ..diagnostics import Diagnostic, error, warning
+from ..diagnostics import Diagnostic, Related, error, warning
 from ..plan import ImageVersion, Plan
 from .argocd import app_project, application_set, applications, root_application
 from .documents import Document, header
@@ -67,6 +67,7 @@ def compile_plan(plan: Plan) -> CompileResult:
     generated = header(plan.sources, "setlist")
     user_header = header(plan.sources, "user")
     docs = result.documents
+    missing: dict[str, dict[str, s.Span]] = {}  # image → env → first app use
 
     for env in spec.environments:
         if env.updates.kind == "in_cluster":
@@ -91,11 +92,7 @@ def compile_plan(plan: Plan) -> CompileResult:
                 version = plan.version(img.image, env.name)
                 versions[img.image] = version
                 if version is None and (img.image, env.name) not in plan.stale:
-                    result.diagnostics.append(warning(
-                        img.span, "SL700",
-                        f"no version of image '{img.image}' is known for '{env.name}'; the "
-                        "overlay leaves the base's tag in place",
-                        f"pin one with tag = \"...\" in image {img.image}"))
+                    missing.setdefault(img.image, {}).setdefault(env.name, img.span)
             docs.append(Document(posixpath.join(overlay_dir, "kustomization.yaml"),
                                  overlay(app, overlay_dir, images, versions), owner="user",
                                  header=user_header))
@@ -132,5 +129,34 @@ def compile_plan(plan: Plan) -> CompileResult:
         docs.append(Document(layout.under_argocd("projects", project + ".yaml"),
                              app_project(project, projects[project], envs, gitops),
                              header=generated))
+    for name in sorted(missing):
+        result.diagnostics.append(_no_version(images[name], missing[name],
+                                              _upstreams(spec, name)))
     docs.sort(key=lambda d: d.path)
     return result
+
+
+def _upstreams(spec: s.Spec, image: str) -> dict[str, str]:
+    """Environment → where its versions of ``image`` come from ("registry" or an env)."""
+    return {stage.env: stage.source for p in spec.promotions if p.image == image
+            for stage in p.stages}
+
+
+def _no_version(image: s.Image, envs: dict[str, s.Span],
+                upstreams: dict[str, str]) -> Diagnostic:
+    """SL700 at the image declaration: the environments that have no version of it."""
+    names = sorted(envs)
+    listed = ", ".join(f"'{e}'" for e in names)
+    where = "environment" if len(names) == 1 else "environments"
+    promoted = sorted(e for e in names if upstreams.get(e, "registry") != "registry")
+    hints = []
+    if len(promoted) < len(names):
+        hints.append("run `setlist resolve` to pin versions from the registry in setlist.lock")
+    for env in promoted:
+        hints.append(f"'{env}' receives versions by promotion from '{upstreams[env]}'; "
+                     "until one is promoted, the spec's pin is used")
+    hints.append(f'or pin one in image {image.name} with tag = "..."')
+    related = tuple(Related(span=envs[e], message=f"deployed to '{e}' here") for e in names)
+    return warning(image.span, "SL700",
+                   f"no version of image '{image.name}' is known for the {where} {listed}; "
+                   "the overlays leave the base's tag in place", *hints, related=related)
