@@ -300,7 +300,8 @@ The rest of the output is unaffected; versions come from the spec meanwhile.
 settings change so that they would not choose that version any more (another repository,
 a tag outside the new semver constraint, a tag the new `allow_tags`/`ignore_tags` exclude,
 another tag for `digest(...)`), compiling the locked version would deploy what the spec now
-forbids, so compile stops. Update the lock, or pin a version in the image block.
+forbids, so compile stops. Run `setlist resolve` (or `setlist compile --resolve`) to lock a
+version the new settings allow, or pin a version in the image block.
 """),
     _c("SL706", "unreadable lockfile", """
 `setlist.lock` exists but cannot be read: not YAML, another format version, or entries with

@@ -65,6 +65,8 @@ def build_plan(spec: Spec, lock: Lock | None, sources: tuple[str, ...] = (),
     diags: list[Diagnostic] = []
     stale: set[tuple[str, str]] = set()
     images = {i.name: i for i in spec.images}
+    upstream = {(p.image, stage.env): stage.source for p in spec.promotions
+                for stage in p.stages}
     for image_name, env in deployments(spec):
         image = images.get(image_name)
         if image is None:
@@ -77,11 +79,16 @@ def build_plan(spec: Spec, lock: Lock | None, sources: tuple[str, ...] = (),
             continue
         reason = stale_reason(image, entry)
         if reason is not None:
+            source = upstream.get((image_name, env), "registry")
+            how = ("run `setlist resolve` to choose a version the new settings allow (or "
+                   "`setlist compile --resolve`)" if source == "registry" else
+                   f"'{env}' receives versions by promotion from '{source}': promote one the "
+                   "new settings allow")
             diags.append(error(
                 image.span, "SL705",
                 f"the version of image '{image_name}' locked for '{env}' "
                 f"({entry.tag or entry.digest}) is no longer allowed: {reason}",
-                "update setlist.lock for the new settings, or pin a version with tag = \"...\""))
+                f"{how}, or pin one with tag = \"...\""))
             stale.add((image_name, env))
             continue
         versions[(image_name, env)] = ImageVersion(tag=entry.tag, digest=entry.digest,

@@ -236,8 +236,9 @@ class RegistryClient(Transport, ImageMetadata):
     ``ca_file`` adds a CA bundle; ``credentials`` are offered only when the registry asks
     (a 401 with a Basic or Bearer challenge); ``timeout`` is per request, in seconds.
     Transient failures are retried (:mod:`setlist.registry_http`) up to ``max_attempts``,
-    waiting with ``sleep`` and jittering with ``random``. Manifests and configs fetched by
-    digest are kept in ``cache_dir`` (None: no cache); ``requests`` counts what was sent;
+    waiting with ``sleep`` and jittering with ``random``. Manifests and configs are kept in
+    ``cache_dir`` by digest (None: no cache), so that a tag fetched again costs a HEAD
+    when it still names the same content; ``requests`` counts what was sent;
     ``throttle`` is called before every request (a :class:`~setlist.registry_http.RateLimiter`
     shared by the clients of one host).
     """
@@ -314,11 +315,22 @@ class RegistryClient(Transport, ImageMetadata):
         if by_digest is None and not _TAG.fullmatch(reference):
             raise RegistryError(self.host, repository, f"'{reference}' is not a valid tag "
                                 "or digest")
+        url = self._url(f"/v2/{repository}/manifests/{reference}")  # validated above
+        hint_name = f"{self.host}/{repository}:{reference}"
+        if by_digest is None and self.cache is not None:
+            # A tag moves, its content does not. When this tag was fetched before and its
+            # manifest is kept, ask which digest the tag names now (a HEAD, no body) and
+            # use the kept manifest when it is the same content; on a first fetch, no HEAD.
+            hint = self.cache.recall(hint_name)
+            if hint is not None and self._cached_manifest(hint) is not None:
+                now = self._head_digest(url, image)
+                cached = self._cached_manifest(now) if now else None
+                if cached is not None:
+                    return cached
         if by_digest is not None:
             cached = self._cached_manifest(by_digest)
             if cached is not None:
                 return cached
-        url = self._url(f"/v2/{repository}/manifests/{reference}")  # validated above
         response = self._get(url, image, self.max_manifest_bytes, "manifest",
                              accept=", ".join(ACCEPT_MANIFESTS))
         body = response.body
@@ -336,9 +348,22 @@ class RegistryClient(Transport, ImageMetadata):
         if media_type not in INDEX_TYPES and media_type not in IMAGE_TYPES:
             raise RegistryError(self.host, image,
                                 f"unsupported manifest media type {media_type}")
-        if by_digest is not None and self.cache is not None:
-            self.cache.put("manifests", by_digest, media_type.encode() + b"\n" + body)
+        if self.cache is not None:  # kept under the digest of its content, checked above
+            self.cache.put("manifests", digest, media_type.encode() + b"\n" + body)
+            if by_digest is None:
+                self.cache.remember(hint_name, digest)
         return Manifest(media_type=media_type, digest=digest, body=body, data=data)
+
+    def _head_digest(self, url: str, image: str) -> str | None:
+        """The digest a tag names now, from a HEAD's ``Docker-Content-Digest``; None when
+        the registry does not say or refuses the HEAD (the manifest is then fetched)."""
+        try:
+            response = self._get(url, image, self.max_manifest_bytes, "manifest",
+                                 accept=", ".join(ACCEPT_MANIFESTS), head=True)
+        except RegistryError:
+            return None  # some registries refuse HEAD; the GET that follows decides
+        claimed = (response.headers.get("Docker-Content-Digest") or "").strip()
+        return claimed if _DIGEST.fullmatch(claimed) else None
 
     def _cached_manifest(self, digest: str) -> Manifest | None:
         if self.cache is None:

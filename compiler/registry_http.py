@@ -210,7 +210,9 @@ class Transport:
         return url + ("?" + urllib.parse.urlencode(query) if query else "")
 
     def _get(self, url: str, image: str, limit: int, what: str, *,
-             accept: str | None = None) -> _Response:
+             accept: str | None = None, head: bool = False) -> _Response:
+        """GET (or HEAD: headers only) ``url``, following redirects (credentials stay with
+        this host) and answering one authentication challenge."""
         headers = {"Accept": accept} if accept else {}
         retried_auth = False
         for _ in range(MAX_REDIRECTS + 1):
@@ -218,7 +220,7 @@ class Transport:
             request_headers = dict(headers)
             if same_host and self._authorization:
                 request_headers["Authorization"] = self._authorization
-            response = self._send(url, request_headers, image, limit, what)
+            response = self._send(url, request_headers, image, limit, what, head=head)
             if response.status in (301, 302, 303, 307, 308):
                 location = response.headers.get("Location")
                 if not location:
@@ -238,15 +240,16 @@ class Transport:
         raise RegistryError(self.host, image, f"{what}: too many redirects")
 
     def _send(self, url: str, headers: dict[str, str], image: str, limit: int,
-              what: str, *, data: bytes | None = None) -> _Response:
-        """One request with retries (a POST of ``data`` when given, else a GET): a
-        response whose status is not worth retrying, or a :class:`RegistryError` saying
-        how many attempts were made."""
+              what: str, *, data: bytes | None = None, head: bool = False) -> _Response:
+        """One request with retries (a POST of ``data`` when given, a HEAD with ``head``,
+        else a GET): a response whose status is not worth retrying, or a
+        :class:`RegistryError` saying how many attempts were made."""
         waited = 0.0
         attempt = 1
         while True:
             try:
-                response = self._open(url, headers, image, limit, what, data=data)
+                response = self._open(url, headers, image, limit, what, data=data,
+                                      head=head)
             except _Transient as exc:
                 last, response = str(exc), None
             else:
@@ -274,9 +277,9 @@ class Transport:
         return self._random() * min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
 
     def _open(self, url: str, headers: dict[str, str], image: str, limit: int,
-              what: str, *, data: bytes | None = None) -> _Response:
-        request = urllib.request.Request(url, data=data, headers=headers,
-                                         method="GET" if data is None else "POST")
+              what: str, *, data: bytes | None = None, head: bool = False) -> _Response:
+        method = "POST" if data is not None else "HEAD" if head else "GET"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         if self._throttle is not None:
             self._throttle()
         self.requests += 1
@@ -300,6 +303,8 @@ class Transport:
                                 f"({text})") from None
         with raw:
             status = raw.status if raw.status is not None else 0
+            if head:
+                return _Response(status, raw.headers, b"", raw.geturl() or url)
             length = raw.headers.get("Content-Length")
             if status == 200 and length and length.isdigit() and int(length) > limit:
                 raise RegistryError(self.host, image, f"{what} is larger than "
@@ -489,7 +494,8 @@ class DigestCache:
     """Immutable registry content on disk, one file per digest: ``manifests/<alg>/<hex>``
     (the media type, a newline, the body) and ``blobs/<alg>/<hex>``. Entries are checked
     against their digest when read (a bad one is ignored and replaced) and written
-    atomically; a cache that cannot be read or written is simply not used."""
+    atomically; a cache that cannot be read or written is simply not used. ``tags/``
+    holds hints: the digest each tag named when it was last fetched."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -524,7 +530,33 @@ class DigestCache:
         except OSError:
             pass
 
+    def _hint_path(self, name: str) -> Path:
+        return self.root / "tags" / hashlib.sha256(name.encode()).hexdigest()
 
+    def recall(self, name: str) -> str | None:
+        """The digest ``name`` (``host/repository:tag``) named when it was last fetched —
+        a hint only: a tag moves, so the caller asks the registry before trusting it."""
+        try:
+            text = self._hint_path(name).read_text("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if re.fullmatch(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", text) \
+            else None
+
+    def remember(self, name: str, digest: str) -> None:
+        path = self._hint_path(name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "w", encoding="ascii") as out:
+                    out.write(digest)
+                os.replace(temp, path)
+            except BaseException:
+                os.unlink(temp)
+                raise
+        except OSError:
+            pass
 
 
 def _digest_matches(digest: str, body: bytes) -> bool:

@@ -68,6 +68,7 @@ def test_a_locked_tag_outside_the_new_constraint_is_sl705(project_dir):
     assert [(d.code, d.span.line) for d in result.diagnostics] == [("SL705", 2)]
     assert "locked for 'dev' (2.0.0) is no longer allowed: tag 2.0.0 is outside the " \
            "constraint ^1.4" in result.diagnostics[0].message
+    assert any("setlist resolve" in h for h in result.diagnostics[0].hints)
     assert not result.ok
 
 

@@ -243,14 +243,24 @@ def test_second_fetch_by_digest_makes_no_request(registry, tmp_path):
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
-def test_tags_are_never_cached(registry, tmp_path):
+def test_a_tag_is_checked_with_a_head_and_a_moved_tag_is_fetched(registry, tmp_path):
     digest = registry.push_image("cache/tag", "moving", created="2024-07-01T00:00:00Z")
     client = cached_client(registry, tmp_path)
     assert client.manifest("cache/tag", "moving").digest == digest
+    assert client.requests == 1  # a first fetch: no HEAD
+    again = cached_client(registry, tmp_path)
+    assert again.manifest("cache/tag", "moving").digest == digest
+    assert again.requests == 1  # the tag still names the kept manifest: a HEAD, no body
     newer = registry.push_image("cache/tag", "moving", created="2024-08-01T00:00:00Z")
-    assert client.manifest("cache/tag", "moving").digest == newer != digest
-    assert client.requests == 2
-    assert not (tmp_path / "manifests").exists()  # fetched by tag: nothing kept
+    moved = cached_client(registry, tmp_path)
+    assert moved.manifest("cache/tag", "moving").digest == newer != digest
+    assert moved.requests == 2  # the HEAD names new content, which is then fetched
+    assert cached_client(registry, tmp_path).manifest("cache/tag", "moving").digest == newer
+    # The hint a HEAD relies on is only a hint: a wrong one costs a fetch, never a wrong
+    # answer.
+    for hint in (tmp_path / "tags").iterdir():
+        hint.write_text(digest)
+    assert cached_client(registry, tmp_path).manifest("cache/tag", "moving").digest == newer
 
 
 def test_corrupted_cache_entries_are_refetched(registry, tmp_path):
