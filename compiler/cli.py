@@ -387,9 +387,10 @@ def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str
 
 
 def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, ...] = (),
-              offline: bool = False, timeout: float = 30.0):
-    """Resolve the project's images (progress on stderr); exit 2 for unknown names, 1 for
-    an unreadable lock, 3 when a registry fails — nothing written in every case."""
+              offline: bool = False, timeout: float = 30.0, lock=None):
+    """Resolve the project's images (progress on stderr) starting from ``lock`` (default:
+    the project's setlist.lock); exit 2 for unknown names, 1 for an unreadable lock, 3
+    when a registry fails — nothing written in every case."""
     from datetime import UTC, datetime
 
     from . import lockfile
@@ -404,11 +405,12 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
                 click.echo(f"setlist: error: {flag} {name}: no such {flag[2:]} (known: "
                            f"{', '.join(known) or 'none'})", err=True)
                 sys.exit(EXIT_USAGE)
-    try:
-        lock = lockfile.read(project.base)
-    except lockfile.LockError as exc:
-        click.echo(f"setlist: error: {exc}", err=True)
-        sys.exit(EXIT_SPEC)
+    if lock is None:
+        try:
+            lock = lockfile.read(project.base)
+        except lockfile.LockError as exc:
+            click.echo(f"setlist: error: {exc}", err=True)
+            sys.exit(EXIT_SPEC)
     result = run_resolve(spec, lock, now=datetime.now(UTC), base=project.base,
                          images=set(image_names) or None, envs=set(env_names) or None,
                          offline=offline, timeout=timeout,
@@ -425,3 +427,115 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
         click.echo(f"setlist: offline: kept the locked versions of {', '.join(result.skipped)}",
                    err=True)
     return result
+
+
+@main.command(name="apply")
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option("--repo", "repo_url", metavar="URL|DIR",
+              help="Config repository to commit to (default: the spec's gitops repo).")
+@click.option("--branch", help="Branch to commit to (default: the spec's gitops branch).")
+@click.option("--mode", type=click.Choice(["auto", "commit", "pull-request"]), default="auto",
+              show_default=True,
+              help="commit: push to the branch; pull-request: push a branch of setlist's own; "
+                   "auto: pull-request when a changed environment has writeback = "
+                   "pull_request.")
+@click.option("--resolve", "resolve_first", is_flag=True,
+              help="Resolve versions from the registries first.")
+@click.option("--offline", is_flag=True, help="With --resolve: read only `layout` registries.")
+@click.option("--dry-run", is_flag=True,
+              help="Show the commit that would be made; commit and push nothing.")
+@click.option("--force", is_flag=True,
+              help="Overwrite hand edits of generated files in the repository.")
+@click.option("--author", metavar="'NAME <EMAIL>'",
+              help="Commit author (default: git's configured identity).")
+@click.option("--message", "template", metavar="TEMPLATE",
+              help="Commit message template; variables: {summary} {changes} {images} {envs} "
+                   "{spec_hash} {lock_hash} {branch} {promotion}.")
+@click.option("--open-pr-command", metavar="COMMAND",
+              help="Run after pushing a pull-request branch; {branch} {base} {title} "
+                   "{body_file} are replaced (shell-quoted).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: str,
+              resolve_first: bool, offline: bool, dry_run: bool, force: bool,
+              author: str | None, template: str | None, open_pr_command: str | None,
+              color: str) -> None:
+    """Compile PATH into the config repository and commit (or push a pull-request branch).
+
+    The repository is cloned once into the user cache folder and reused; the lock committed
+    there is the starting point, this run's lock changes (setlist.lock in the project, or
+    --resolve) are merged into it per image and environment, and only generated paths and
+    the lock are staged. When another writer pushed first, the run starts again from the
+    new head (bounded); a shared branch is never force-pushed. A token in
+    SETLIST_GIT_TOKEN is given to git through GIT_ASKPASS.
+
+    Exit status: 0 committed, pushed or nothing to do, 1 spec errors or hand edits in the
+    repository, 2 bad invocation, 3 git or a registry failed.
+    """
+    import os
+    from pathlib import Path
+
+    from . import lockfile
+    from .apply import DEFAULT_TEMPLATE, ApplyError, ApplyOptions
+    from .apply import apply as run_apply
+    from .resolve import write_lock
+
+    if offline and not resolve_first:
+        click.echo("setlist: error: --offline only applies with --resolve", err=True)
+        sys.exit(EXIT_USAGE)
+    project = _load((path,) if path else ())
+    if not project.ok or project.spec is None:
+        _report(project.diagnostics, project.sources, color)
+        sys.exit(EXIT_SPEC)
+    gitops = project.spec.gitops
+    if gitops is None:
+        click.echo("setlist: error: the spec has no gitops block naming the config "
+                   "repository", err=True)
+        sys.exit(EXIT_SPEC)
+    url = repo_url or gitops.repo
+    if os.path.isdir(url):
+        url = str(Path(url).resolve())
+    resolver = None
+    desired = None
+    if resolve_first:
+        def resolver(committed):  # noqa: ANN001, ANN202
+            return _resolved(project, offline=offline, lock=committed).lock
+    else:
+        try:
+            desired = lockfile.read(project.base)
+        except lockfile.LockError as exc:
+            click.echo(f"setlist: error: {exc}", err=True)
+            sys.exit(EXIT_SPEC)
+    options = ApplyOptions(repo=url, branch=branch or gitops.branch, mode=mode,
+                           dry_run=dry_run, force=force, author=author,
+                           template=template or DEFAULT_TEMPLATE,
+                           open_pr_command=open_pr_command)
+    try:
+        result = run_apply(project, desired, options, environ=os.environ, resolver=resolver,
+                           log=lambda text: click.echo(f"setlist: {text}", err=True))
+    except ApplyError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        for detail in exc.details:
+            click.echo(f"  {detail}", err=True)
+        sys.exit(exc.exit_code)
+    if result.status == "unchanged":
+        click.echo(f"{options.branch}: up to date, nothing to commit")
+    elif result.status == "dry-run":
+        click.echo(f"would commit to {result.branch}:")
+        click.echo(result.diffstat, nl=False)
+        click.echo("")
+        click.echo(result.message, nl=False)
+    elif result.status == "branch":
+        click.echo(f"pushed {result.branch} (base {options.branch}): {len(result.paths)} "
+                   f"file{'s' if len(result.paths) != 1 else ''}")
+    else:
+        click.echo(f"committed {result.commit[:12]} to {result.branch}: {len(result.paths)} "
+                   f"file{'s' if len(result.paths) != 1 else ''}"
+                   + (f" (after {result.attempts} attempts)" if result.attempts > 1 else ""))
+    if result.status in ("committed", "unchanged") and result.lock is not None and \
+            (result.lock.entries or lockfile.lock_path(project.base).exists()):
+        try:
+            write_lock(project.base, result.lock)
+        except OSError as exc:
+            click.echo(f"setlist: warning: the local {lockfile.LOCK_NAME} could not be "
+                       f"updated: {exc.strerror or exc}", err=True)

@@ -268,6 +268,9 @@ class RegistryClient(Transport, ImageMetadata):
         if cache_dir is DEFAULT_CACHE:
             cache_dir = default_cache_dir()
         self.cache = DigestCache(cache_dir) if cache_dir is not None else None
+        # What each tag named when this client first asked: a client serves one short
+        # run, in which a tag is taken to stay put (one resolve asks once per tag).
+        self._by_tag: dict[tuple[str, str], Manifest] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.scheme}://{self.host})"
@@ -315,6 +318,8 @@ class RegistryClient(Transport, ImageMetadata):
         if by_digest is None and not _TAG.fullmatch(reference):
             raise RegistryError(self.host, repository, f"'{reference}' is not a valid tag "
                                 "or digest")
+        if by_digest is None and (repository, reference) in self._by_tag:
+            return self._by_tag[(repository, reference)]  # asked twice in one run
         url = self._url(f"/v2/{repository}/manifests/{reference}")  # validated above
         hint_name = f"{self.host}/{repository}:{reference}"
         if by_digest is None and self.cache is not None:
@@ -326,6 +331,7 @@ class RegistryClient(Transport, ImageMetadata):
                 now = self._head_digest(url, image)
                 cached = self._cached_manifest(now) if now else None
                 if cached is not None:
+                    self._by_tag[(repository, reference)] = cached
                     return cached
         if by_digest is not None:
             cached = self._cached_manifest(by_digest)
@@ -352,7 +358,10 @@ class RegistryClient(Transport, ImageMetadata):
             self.cache.put("manifests", digest, media_type.encode() + b"\n" + body)
             if by_digest is None:
                 self.cache.remember(hint_name, digest)
-        return Manifest(media_type=media_type, digest=digest, body=body, data=data)
+        manifest = Manifest(media_type=media_type, digest=digest, body=body, data=data)
+        if by_digest is None:
+            self._by_tag[(repository, reference)] = manifest
+        return manifest
 
     def _head_digest(self, url: str, image: str) -> str | None:
         """The digest a tag names now, from a HEAD's ``Docker-Content-Digest``; None when
