@@ -251,6 +251,22 @@ A stage's chain of upstreams never reaches `registry`, so no version would ever 
 An app deploys the image to an environment that the image's promotion rules do not cover;
 that environment would never receive a version. Add a rule for it.
 """),
+    _c("SL505", "pinned image updated in the cluster", """
+An image with a `tag` or `digest` pin is deployed to an environment with
+`updates = in_cluster(...)`. There Argo CD Image Updater chooses the version and writes it
+(to the Application, or to the overlay in Git), so the pin and Image Updater would both
+write the image's version and undo each other's changes. Remove the pin and constrain what
+Image Updater may choose with the image's `strategy`, `allow_tags` and `ignore_tags`, or let
+Setlist update those environments (`updates = setlist`, the default). The related locations
+point at the environments' `updates`.
+"""),
+    _c("SL506", "promotion into or out of an in-cluster environment", """
+An environment with `updates = in_cluster(...)` gets its versions from Argo CD Image
+Updater, which follows the image's strategy in the registry. A promotion stage
+`env <- other` into such an environment would be a second source of versions, and a stage
+`other <- env` out of it has nothing to promote: the versions Image Updater chooses are
+never known to Setlist. `env <- registry` is allowed (it says what Image Updater does).
+"""),
     # ---- selectors ----------------------------------------------------------------------
     _c("SL600", "selector can never match", """
 The cluster selector contradicts itself (`cluster.env == "a" and cluster.env == "b"`,
@@ -290,11 +306,6 @@ that complement needs too many steps; give each step a single label test.
 Compiling writes Argo CD Applications that point at the config repository, so the spec
 needs a `gitops { repo = "..." }` block naming it.
 """),
-    _c("SL704", "setting not compiled yet", """
-The spec asks for something this version of Setlist checks but does not generate yet, such
-as `updates = in_cluster(...)` (an Argo CD Image Updater resource per app and environment).
-The rest of the output is unaffected; versions come from the spec meanwhile.
-"""),
     _c("SL705", "locked version no longer allowed", """
 `setlist.lock` records which version each image runs in each environment. When the image's
 settings change so that they would not choose that version any more (another repository,
@@ -306,6 +317,23 @@ version the new settings allow, or pin a version in the image block.
     _c("SL706", "unreadable lockfile", """
 `setlist.lock` exists but cannot be read: not YAML, another format version, or entries with
 unknown or missing fields. Fix it or delete it; pinned versions in the spec work without it.
+"""),
+    _c("SL707", "update interval not expressible", """
+`in_cluster(interval: ...)` asks Argo CD Image Updater to look for new versions at that
+interval, but an `ImageUpdater` resource has no interval of its own: the controller checks
+every resource at the interval it was started with (`--interval`, or the
+`IMAGE_UPDATER_INTERVAL` variable; default `2m`). The generated resources are unaffected;
+set the controller's interval where Image Updater is installed, and remove `interval` from
+the spec to silence this.
+"""),
+    _c("SL708", "Image Updater cannot open pull requests", """
+An environment with `updates = in_cluster(method: git)` and `writeback = pull_request` asks
+Argo CD Image Updater to propose its changes as pull requests. Image Updater opens them
+itself only on GitHub and GitLab (told here by the repository's host name: github.com,
+gitlab.com, or a host named `github.*` / `gitlab.*`) and only with token credentials, which
+an SSH URL does not use. Otherwise it pushes each change to a branch of its own,
+`image-updater-<app>-<env>-<hash>` (`branch: "main:image-updater-..."` in the resource),
+and leaves opening the pull request to you or your forge's automation.
 """),
 ]}
 

@@ -67,10 +67,11 @@ def build_plan(spec: Spec, lock: Lock | None, sources: tuple[str, ...] = (),
     images = {i.name: i for i in spec.images}
     upstream = {(p.image, stage.env): stage.source for p in spec.promotions
                 for stage in p.stages}
+    in_cluster = {e.name for e in spec.environments if e.updates.kind == "in_cluster"}
     for image_name, env in deployments(spec):
         image = images.get(image_name)
-        if image is None:
-            continue
+        if image is None or env in in_cluster:
+            continue  # Image Updater sets versions there; the lock has no say
         if image.tag or image.digest:
             versions[(image_name, env)] = ImageVersion(tag=image.tag, digest=image.digest)
             continue

@@ -142,8 +142,11 @@ Progress = Callable[[str, "Resolution | Failure", int, int], None]
 
 def registry_fed(spec: Spec) -> dict[str, list[str]]:
     """Image name → the environments (sorted) whose version comes from the registry, for
-    unpinned images the spec deploys."""
+    unpinned images the spec deploys. Environments with `updates = in_cluster(...)` are
+    left out: Argo CD Image Updater chooses their versions in the cluster, and a locked
+    version would have nothing to pin there."""
     images = {i.name: i for i in spec.images}
+    in_cluster = {e.name for e in spec.environments if e.updates.kind == "in_cluster"}
     sources: dict[tuple[str, str], str] = {}
     promoted: set[str] = set()
     for promotion in spec.promotions:
@@ -153,7 +156,7 @@ def registry_fed(spec: Spec) -> dict[str, list[str]]:
     fed: dict[str, list[str]] = {}
     for image_name, env in deployments(spec):
         image = images.get(image_name)
-        if image is None or image.tag or image.digest:
+        if image is None or image.tag or image.digest or env in in_cluster:
             continue
         if image_name in promoted and sources.get((image_name, env)) != "registry":
             continue

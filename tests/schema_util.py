@@ -1,7 +1,8 @@
 """Helpers for the tests of the compile output: Argo CD CRD schemas as JSON Schema, synthetic
 specs that exercise every part of the compiler, and whole output trees as data.
 
-The CRDs live beside the project in ../shared/schemas/argocd (read-only, never copied here).
+The CRDs live beside the project in ../shared/schemas/argocd and
+../shared/schemas/image-updater (read-only, never copied here).
 Kubernetes validates a custom resource against its CRD's ``openAPIV3Schema``, a structural
 OpenAPI v3 schema; ``crd_to_jsonschema`` turns it into a JSON Schema that jsonschema can check
 with the same meaning:
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -225,8 +227,8 @@ app worker {
 """
 
 # A custom layout (gitops path, argocd_dir, overlays pattern), an SSH repository URL, a base
-# elsewhere in the repository, a remote base (git(...)), a digest-only image, `all`,
-# `in` / `!=` selectors and an environment updated in the cluster.
+# elsewhere in the repository, a remote base (git(...)), a digest-only image, `all` and
+# `in` / `!=` selectors. (Environments updated in the cluster: IN_CLUSTER below.)
 LAYOUT = """\
 gitops {
   repo       = "git@github.com:acme/deploy.git"
@@ -246,7 +248,6 @@ image vendor {
 
 environment dev {
   clusters = all
-  updates  = in_cluster(method: git, interval: 2m)
 }
 environment qa {
   clusters = cluster.stage in ["qa", "uat"] and cluster.region != "cn"
@@ -392,3 +393,114 @@ KUSTOMIZATION: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
+
+
+# ---------------------------------------------------------------- Argo CD Image Updater
+
+IMAGE_UPDATER_CRD = ROOT.parent / "shared" / "schemas" / "image-updater" / \
+    "imageupdaters-crd.yaml"
+
+# The CRD's validation rules (CEL, `x-kubernetes-validations`) and list-map keys, which the
+# JSON Schema conversion drops: what the API server checks beyond the structural schema, as
+# Python predicates on the object at each path ("[]" is every item of a list). The path
+# table must name exactly the rules the CRD has, so a newer CRD cannot add one unseen.
+_NOT_DISABLED_NEEDS_KEY = "self.enabled == false || has(self.cosignKey)"
+_EXACTLY_ONE_FORGE = "(has(self.github) ? 1 : 0) + (has(self.gitlab) ? 1 : 0) == 1"
+_IMAGES_UNLESS_ANNOTATIONS = ("!(has(self.useAnnotations) && self.useAnnotations == true) ? "
+                              "(has(self.images) && size(self.images) > 0) : true")
+_EXACTLY_ONE_TARGET = ("(has(self.helm) ? 1 : 0) + (has(self.kustomize) ? 1 : 0) + "
+                       "(has(self.plugin) ? 1 : 0) == 1")
+_PLUGIN_NAMED = "has(self.spec) || has(self.name)"
+
+
+def _one_of(*keys: str):
+    return lambda node: sum(k in node for k in keys) == 1
+
+
+def _map_keys(key: str):
+    def unique(items: list) -> bool:
+        values = [item.get(key) for item in items]
+        return None not in values and len(set(values)) == len(values)
+    return unique
+
+
+_RULE_CHECKS: dict[str, Any] = {
+    _NOT_DISABLED_NEEDS_KEY: lambda n: n.get("enabled", True) is False or "cosignKey" in n,
+    _EXACTLY_ONE_FORGE: _one_of("github", "gitlab"),
+    _IMAGES_UNLESS_ANNOTATIONS: lambda n: n.get("useAnnotations") is True or
+    len(n.get("images") or []) > 0,
+    _EXACTLY_ONE_TARGET: _one_of("helm", "kustomize", "plugin"),
+    _PLUGIN_NAMED: lambda n: "spec" in n or "name" in n,
+}
+
+IMAGE_UPDATER_RULES: dict[tuple[str, str], Any] = {
+    (".spec.applicationRefs", "map-keys:namePattern"): _map_keys("namePattern"),
+    (".spec.applicationRefs[]", _IMAGES_UNLESS_ANNOTATIONS): None,
+    (".spec.applicationRefs[].images", "map-keys:alias"): _map_keys("alias"),
+    (".spec.applicationRefs[].imagesVerification", _NOT_DISABLED_NEEDS_KEY): None,
+    (".spec.applicationRefs[].images[].imagesVerification", _NOT_DISABLED_NEEDS_KEY): None,
+    (".spec.applicationRefs[].images[].manifestTargets", _EXACTLY_ONE_TARGET): None,
+    (".spec.applicationRefs[].images[].manifestTargets.plugin", _PLUGIN_NAMED): None,
+    (".spec.applicationRefs[].writeBackConfig.gitConfig.pullRequest", _EXACTLY_ONE_FORGE):
+        None,
+    (".spec.imagesVerification", _NOT_DISABLED_NEEDS_KEY): None,
+    (".spec.writeBackConfig.gitConfig.pullRequest", _EXACTLY_ONE_FORGE): None,
+    (".status.conditions", "map-keys:type"): _map_keys("type"),
+}
+
+
+def load_image_updater_crd() -> dict[str, Any]:
+    with open(IMAGE_UPDATER_CRD, "rb") as f:
+        return yaml.load(f, Loader=Loader)
+
+
+def load_image_updater_validator():
+    """A jsonschema validator for ImageUpdater documents (../shared/schemas/image-updater)."""
+    from jsonschema import Draft202012Validator
+
+    crd = load_image_updater_crd()
+    assert crd["spec"]["names"]["kind"] == "ImageUpdater"
+    return Draft202012Validator(crd_to_jsonschema(crd))
+
+
+def crd_rules(crd: dict[str, Any]) -> set[tuple[str, str]]:
+    """Every (path, rule) of the CRD's served version: CEL rules and list-map keys."""
+    (entry,) = [v for v in crd["spec"]["versions"] if v["served"]]
+    out: set[tuple[str, str]] = set()
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for rule in node.get("x-kubernetes-validations") or []:
+            out.add((path, rule["rule"]))
+        if "x-kubernetes-list-map-keys" in node:
+            out.add((path, "map-keys:" + ",".join(node["x-kubernetes-list-map-keys"])))
+        for name, sub in (node.get("properties") or {}).items():
+            walk(sub, f"{path}.{name}")
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], path + "[]")
+
+    walk(entry["schema"]["openAPIV3Schema"], "")
+    return out
+
+
+def _at(document: Any, path: str) -> list[Any]:
+    nodes = [document]
+    for part in re.findall(r"\.[A-Za-z]+|\[\]", path):
+        found = []
+        for node in nodes:
+            if part == "[]":
+                found.extend(node if isinstance(node, list) else [])
+            elif isinstance(node, dict) and part[1:] in node:
+                found.append(node[part[1:]])
+        nodes = found
+    return nodes
+
+
+def image_updater_rule_errors(document: dict[str, Any]) -> list[str]:
+    """The CRD's validation rules that ``document`` breaks, one line each."""
+    out = []
+    for (path, rule), check in IMAGE_UPDATER_RULES.items():
+        check = check or _RULE_CHECKS[rule]
+        for node in _at(document, path):
+            if not check(node):
+                out.append(f"{path[1:]}: {rule}")
+    return out

@@ -56,13 +56,15 @@ def test_a_spec_without_gitops_is_sl703_not_a_traceback(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_in_cluster_updates_warn_that_nothing_is_generated_yet(tmp_path):
+def test_in_cluster_updates_write_an_image_updater(tmp_path):
     write(tmp_path / "main.setlist", GITOPS.format(extra="") + APP.replace(
-        "clusters = all", "clusters = all; updates = in_cluster(method: git)"))
+        "clusters = all", "clusters = all; updates = in_cluster(method: git)").replace(
+        "deploy = [dev]", 'images = [web]; deploy = [dev]') +
+        'image web { repository = "ghcr.io/example/web" }\n')
     result = compile_("main.setlist", "-o", "out", cwd=tmp_path)
-    assert result.returncode == 0
-    assert "warning[SL704]: 'dev' asks for in-cluster updates" in result.stderr
-    assert not any("image-updater" in f for f in files(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "argocd/image-updaters/web-dev.yaml" in files(tmp_path / "out")
 
 
 def test_an_unusable_output_folder_exits_3(tmp_path):

@@ -89,3 +89,14 @@ def test_an_unreadable_lock_is_sl706_and_cli_writes_nothing(project_dir):
     assert proc.returncode == 1
     assert "error[SL706]" in proc.stderr and "lock format version 7 is not 1" in proc.stderr
     assert not (project_dir / "out").exists()
+
+
+def test_the_lock_has_no_say_in_an_in_cluster_environment(project_dir):
+    """Image Updater sets prod's versions: an old lock entry there is neither used nor
+    reported as stale."""
+    spec = SPEC.replace("environment prod { clusters = all }",
+                        "environment prod {\n  clusters = all\n"
+                        "  updates = in_cluster(method: git)\n}")
+    result, docs = compiled(project_dir, spec, lock=lock_text(dev="1.5.0", prod="0.1.0"))
+    assert [d.code for d in result.diagnostics if d.code != "SL707"] == []
+    assert "newTag" not in str(images_of(docs, "prod"))

@@ -19,6 +19,7 @@ from .names import (
     check_unused_imports,
 )
 from .promotion import check_promotions
+from .updates import check_in_cluster_updates
 
 if TYPE_CHECKING:  # the session imports the checker; types only
     from ..project import Project
@@ -36,6 +37,7 @@ def check(project: Project) -> Spec:
                 apps=tuple(parts["apps"]), promotions=tuple(promotions))
     check_kubernetes_names(ctx, spec)
     check_output_names(ctx, spec)
+    check_in_cluster_updates(ctx, spec)
     check_policy_refs(ctx, ev)
     ev.check_unused_constants()
     check_unused_imports(ctx)

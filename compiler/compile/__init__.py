@@ -13,7 +13,8 @@ from .. import spec as s
 from ..diagnostics import Diagnostic, Related, error, warning
 from ..plan import ImageVersion, Plan
 from .argocd import app_project, application_set, applications, root_application
-from .documents import Document, header
+from .documents import Document, go_duration, header
+from .imageupdater import image_updater, pull_request_provider
 from .kustomize import overlay
 from .selectors import MAX_GENERATORS, cluster_generators, rollout_steps
 
@@ -70,12 +71,7 @@ def compile_plan(plan: Plan) -> CompileResult:
     missing: dict[str, dict[str, s.Span]] = {}  # image → env → first app use
 
     for env in spec.environments:
-        if env.updates.kind == "in_cluster":
-            result.diagnostics.append(warning(
-                env.updates.span or env.span, "SL704",
-                f"'{env.name}' asks for in-cluster updates, which this version of setlist "
-                "does not compile yet: no ImageUpdater resource is written",
-                "versions come from the spec meanwhile; remove the setting to silence this"))
+        result.diagnostics.extend(_in_cluster_warnings(env, gitops, spec.apps))
     docs.append(Document(layout.under_argocd("root.yaml"), root_application(gitops,
                                                                             layout.argocd),
                          header=generated))
@@ -87,16 +83,27 @@ def compile_plan(plan: Plan) -> CompileResult:
             if env is None:
                 continue
             overlay_dir = layout.overlay_dir(app.name, env.name)
+            name = f"{app.name}-{env.name}"
+            in_cluster = env.updates.kind == "in_cluster"
             versions: dict[str, ImageVersion | None] = {}
             for img in app.images:
-                version = plan.version(img.image, env.name)
+                # In-cluster: Image Updater chooses the version; pins and the lock are not
+                # Setlist's to write there (the checker rejects pins, SL505).
+                version = None if in_cluster else plan.version(img.image, env.name)
                 versions[img.image] = version
-                if version is None and (img.image, env.name) not in plan.stale:
+                if version is None and not in_cluster and \
+                        (img.image, env.name) not in plan.stale:
                     missing.setdefault(img.image, {}).setdefault(env.name, img.span)
+            # With git write-back Image Updater writes the overlay's entries of its images.
+            unmanaged = {i.image for i in app.images} \
+                if in_cluster and env.updates.write_method == "git" else set()
             docs.append(Document(posixpath.join(overlay_dir, "kustomization.yaml"),
-                                 overlay(app, overlay_dir, images, versions), owner="user",
-                                 header=user_header))
-            name = f"{app.name}-{env.name}"
+                                 overlay(app, overlay_dir, images, versions, unmanaged),
+                                 owner="user", header=user_header))
+            if in_cluster and app.images:
+                docs.append(Document(layout.under_argocd("image-updaters", name + ".yaml"),
+                                     image_updater(app, env, gitops, overlay_dir, images),
+                                     header=generated))
             if env.static_clusters:
                 docs.append(Document(layout.under_argocd("applications", name + ".yaml"),
                                      applications(app, env, gitops, overlay_dir),
@@ -134,6 +141,39 @@ def compile_plan(plan: Plan) -> CompileResult:
                                               _upstreams(spec, name)))
     docs.sort(key=lambda d: d.path)
     return result
+
+
+def _in_cluster_warnings(env: s.Environment, gitops: s.GitOps,
+                         apps: tuple[s.App, ...]) -> list[Diagnostic]:
+    """What an ImageUpdater resource cannot say for ``env``: its own check interval
+    (SL707), and a pull request where Image Updater cannot open one (SL708)."""
+    updates = env.updates
+    if updates.kind != "in_cluster":
+        return []
+    out = []
+    where = updates.span or env.span
+    if updates.interval_seconds is not None:
+        interval = go_duration(updates.interval_seconds)
+        out.append(warning(
+            where, "SL707",
+            f"'{env.name}' asks Image Updater to check every {interval}, but an ImageUpdater "
+            "resource has no interval of its own: the controller checks all of them at its "
+            "--interval (default 2m)",
+            f"start the Image Updater controller with --interval {interval} (or "
+            f"IMAGE_UPDATER_INTERVAL={interval}); remove interval from the spec to silence "
+            "this"))
+    runs_images = any(env.name in a.deploy and a.images for a in apps)
+    if updates.write_method == "git" and env.writeback == "pull_request" and runs_images:
+        provider, why = pull_request_provider(gitops.repo)
+        if provider is None:
+            out.append(warning(
+                where, "SL708",
+                f"Image Updater cannot open pull requests for {gitops.repo} ({why}); in "
+                f"'{env.name}' it pushes each change to a branch of its own, "
+                f"image-updater-<app>-{env.name}-<hash>, based on {gitops.branch}",
+                "open pull requests from those branches (by hand or with your forge's "
+                "automation), or use an https:// URL of a GitHub or GitLab repository"))
+    return out
 
 
 def _upstreams(spec: s.Spec, image: str) -> dict[str, str]:

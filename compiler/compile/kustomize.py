@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Collection
 from typing import Any
 
 from .. import spec as s
@@ -26,11 +27,18 @@ def base_reference(base: s.Base, overlay_dir: str) -> str:
 
 
 def image_entries(app: s.App, images: dict[str, s.Image],
-                  versions: dict[str, ImageVersion | None]) -> list[dict[str, Any]]:
+                  versions: dict[str, ImageVersion | None],
+                  unmanaged: Collection[str] = ()) -> list[dict[str, Any]]:
     """The `images:` list. `name` is how the base refers to the image (its repository, or
-    the alias given with `as`); `newName` is only needed when that differs."""
+    the alias given with `as`); `newName` is only needed when that differs.
+
+    Images in ``unmanaged`` are left out: another writer keeps their entries (Image
+    Updater's git write-back rewrites an entry whole, by name, with its tag). Setlist owns
+    the entries it lists and would replace them on every compile, dropping that tag."""
     out = []
     for entry in app.images:
+        if entry.image in unmanaged:
+            continue
         image = images[entry.image]
         reference = image.reference
         item: dict[str, Any] = {"name": entry.alias or reference}
@@ -47,13 +55,14 @@ def image_entries(app: s.App, images: dict[str, s.Image],
 
 
 def overlay(app: s.App, overlay_dir: str, images: dict[str, s.Image],
-            versions: dict[str, ImageVersion | None]) -> dict[str, Any]:
+            versions: dict[str, ImageVersion | None],
+            unmanaged: Collection[str] = ()) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",
         "resources": [base_reference(app.base, overlay_dir)],
     }
-    entries = image_entries(app, images, versions)
+    entries = image_entries(app, images, versions, unmanaged)
     if entries:
         doc["images"] = entries
     return doc
