@@ -63,7 +63,14 @@ class ApplyOptions:
     author: str | None = None
     template: str = DEFAULT_TEMPLATE
     open_pr_command: str | None = None
-    promotion: str | None = None      # a Setlist-Promotion trailer, when promoting
+    # A Setlist-Promotion trailer, when promoting (a callable is asked once the change is
+    # known).
+    promotion: str | Callable[[], str | None] | None = None
+    # In "auto" mode: asked once the change is known; True makes it a pull request.
+    wants_review: Callable[[], bool] | None = None
+    # Commit only when the lock changes (promote: no promotion, no commit, even when the
+    # committed output is behind the spec).
+    lock_changes_only: bool = False
     max_attempts: int = MAX_ATTEMPTS
 
 
@@ -189,6 +196,8 @@ def _read_lock(repo: Repo, rel: str) -> Lock:
 def _mode_for(options: ApplyOptions, project, envs: list[str]) -> str:  # noqa: ANN001
     if options.mode != "auto":
         return options.mode
+    if options.wants_review is not None and options.wants_review():
+        return "pull-request"
     by_name = {e.name: e for e in project.spec.environments}
     wants_review = any(by_name[e].writeback == "pull_request" for e in envs if e in by_name)
     return "pull-request" if wants_review else "commit"
@@ -225,6 +234,8 @@ def apply(project, desired: Lock | None, options: ApplyOptions, *,  # noqa: ANN0
                         delta = _unseen(repo, lock_rel, lock_delta(desired, remote))
                     else:
                         delta = {}
+                if not delta and options.lock_changes_only:
+                    return ApplyResult("unchanged", attempts=attempt, lock=remote)
                 merged = merge_lock(remote, delta, deployed)
                 result = project.compile(merged)
                 errors = [d for d in result.diagnostics if d.severity.value == "error"]
@@ -263,15 +274,17 @@ def apply(project, desired: Lock | None, options: ApplyOptions, *,  # noqa: ANN0
                     sort_keys=True, default=str).encode()).hexdigest()[:10]
                 branch = (f"setlist/{'+'.join(envs) or 'all'}/{change_hash}"
                           if mode == "pull-request" else options.branch)
+                promotion = options.promotion() if callable(options.promotion) \
+                    else options.promotion
                 values = {"summary": summary, "changes": lines, "images": ", ".join(images),
                           "envs": ", ".join(envs), "spec_hash": s_hash,
                           "lock_hash": lock_hash, "branch": branch,
-                          "promotion": options.promotion or ""}
+                          "promotion": promotion or ""}
                 try:
                     body = render_message(options.template, values)
                 except ValueError as exc:
                     raise ApplyError(str(exc), 2) from None
-                message = body + "\n" + trailers(s_hash, lock_hash, options.promotion)
+                message = body + "\n" + trailers(s_hash, lock_hash, promotion)
                 if options.dry_run:
                     stat = repo.run("diff", "--cached", "--stat").stdout
                     repo.reset_to(head, options.branch)

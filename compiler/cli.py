@@ -386,6 +386,34 @@ def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str
         click.echo(f"{name}: up to date")
 
 
+def _known_names(spec, image_names: tuple[str, ...], env_names: tuple[str, ...]) -> None:
+    """Exit 2 naming the known ones when --image or --env names something the spec lacks."""
+    for flag, given, known in (("--image", image_names, [i.name for i in spec.images]),
+                               ("--env", env_names, [e.name for e in spec.environments])):
+        for name in given:
+            if name not in known:
+                click.echo(f"setlist: error: {flag} {name}: no such {flag[2:]} (known: "
+                           f"{', '.join(known) or 'none'})", err=True)
+                sys.exit(EXIT_USAGE)
+
+
+def _committed(project, desired, options, resolver=None):  # noqa: ANN001, ANN202
+    """Run setlist.apply.apply for a command; an ApplyError is printed and exits."""
+    import os
+
+    from .apply import ApplyError
+    from .apply import apply as run_apply
+
+    try:
+        return run_apply(project, desired, options, environ=os.environ, resolver=resolver,
+                         log=lambda text: click.echo(f"setlist: {text}", err=True))
+    except ApplyError as exc:
+        click.echo(f"setlist: error: {exc}", err=True)
+        for detail in exc.details:
+            click.echo(f"  {detail}", err=True)
+        sys.exit(exc.exit_code)
+
+
 def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, ...] = (),
               offline: bool = False, timeout: float = 30.0, lock=None):
     """Resolve the project's images (progress on stderr) starting from ``lock`` (default:
@@ -398,13 +426,7 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
     from .resolve import resolve as run_resolve
 
     spec = project.spec
-    for flag, given, known in (("--image", image_names, [i.name for i in spec.images]),
-                               ("--env", env_names, [e.name for e in spec.environments])):
-        for name in given:
-            if name not in known:
-                click.echo(f"setlist: error: {flag} {name}: no such {flag[2:]} (known: "
-                           f"{', '.join(known) or 'none'})", err=True)
-                sys.exit(EXIT_USAGE)
+    _known_names(spec, image_names, env_names)
     if lock is None:
         try:
             lock = lockfile.read(project.base)
@@ -476,8 +498,7 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
     from pathlib import Path
 
     from . import lockfile
-    from .apply import DEFAULT_TEMPLATE, ApplyError, ApplyOptions
-    from .apply import apply as run_apply
+    from .apply import DEFAULT_TEMPLATE, ApplyOptions
     from .resolve import write_lock
 
     if offline and not resolve_first:
@@ -510,14 +531,7 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
                            dry_run=dry_run, force=force, author=author,
                            template=template or DEFAULT_TEMPLATE,
                            open_pr_command=open_pr_command)
-    try:
-        result = run_apply(project, desired, options, environ=os.environ, resolver=resolver,
-                           log=lambda text: click.echo(f"setlist: {text}", err=True))
-    except ApplyError as exc:
-        click.echo(f"setlist: error: {exc}", err=True)
-        for detail in exc.details:
-            click.echo(f"  {detail}", err=True)
-        sys.exit(exc.exit_code)
+    result = _committed(project, desired, options, resolver)
     if result.status == "unchanged":
         click.echo(f"{options.branch}: up to date, nothing to commit")
     elif result.status == "dry-run":
@@ -539,3 +553,272 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
         except OSError as exc:
             click.echo(f"setlist: warning: the local {lockfile.LOCK_NAME} could not be "
                        f"updated: {exc.strerror or exc}", err=True)
+
+
+@main.command(name="fmt")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; list the files that are not formatted and exit 1 if any.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Write nothing; print the changes as a unified diff (exit 1 only with "
+                   "--check).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def fmt_cmd(paths: tuple[str, ...], check_only: bool, show_diff: bool, color: str) -> None:
+    """Format PATHS (files, or folders searched for *.setlist; default: .) in the one
+    canonical layout. `-` reads standard input and writes standard output.
+
+    A file is rewritten (atomically) only when its text changes; a file with syntax errors
+    is reported and left as it is.
+
+    Exit status: 0 formatted (or already formatted), 1 syntax errors or, with --check,
+    unformatted files, 2 bad invocation or an unreadable path, 3 a file could not be
+    written.
+    """
+    import contextlib
+    import difflib
+    import stat
+    import tempfile
+    from pathlib import Path
+
+    from .fmt import FormatError, format_source
+    from .project import LoadError, discover, display_path
+
+    def fail(message: str) -> None:
+        click.echo(f"setlist: error: {message}", err=True)
+
+    def diff_lines(text: str) -> list[str]:
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n\\ No newline at end of file\n"
+        return lines
+
+    stdin = "-" in paths
+    if stdin and len(paths) > 1:
+        fail("`-` (standard input) cannot be combined with other paths")
+        sys.exit(EXIT_USAGE)
+    if stdin:
+        sources: list[tuple[str, str | None]] = [("<stdin>", None)]
+    else:
+        try:
+            found = discover(paths or (".",))
+        except LoadError as exc:
+            fail(str(exc))
+            sys.exit(EXIT_USAGE)
+        if not found:
+            fail(f"no *.setlist files under {' '.join(paths or ('.',))}")
+            sys.exit(EXIT_USAGE)
+        sources = [(display_path(p), str(p)) for p in found]
+
+    status = EXIT_OK
+    changed = unchanged = broken = 0
+    for name, path in sources:
+        try:
+            raw = sys.stdin.buffer.read() if path is None else Path(path).read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            fail(f"{name}: not UTF-8 text ({exc.reason})")
+            status = max(status, EXIT_USAGE)
+            continue
+        except OSError as exc:
+            fail(f"{name}: {exc.strerror or exc}")
+            status = max(status, EXIT_USAGE)
+            continue
+        try:
+            formatted = format_source(text, name)
+        except FormatError as exc:
+            _report(exc.diagnostics, {name: text}, color)
+            broken += 1
+            status = max(status, EXIT_SPEC)
+            continue
+        if path is None and not (check_only or show_diff):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(formatted.encode("utf-8"))
+            sys.stdout.buffer.flush()
+        if formatted == text:
+            unchanged += 1
+            continue
+        if show_diff:
+            click.echo("".join(difflib.unified_diff(diff_lines(text), diff_lines(formatted),
+                                                    f"a/{name}", f"b/{name}")), nl=False)
+        elif check_only:
+            click.echo(name)
+        if check_only or show_diff or path is None:
+            changed += 1
+            continue
+        target = os.path.realpath(path)
+        temp = None
+        try:
+            fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp",
+                                        prefix=f".{os.path.basename(target)}.")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(formatted.encode("utf-8"))
+            os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))
+            os.replace(temp, target)
+        except OSError as exc:
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+            fail(f"{name} could not be written: {exc.strerror or exc}")
+            status = max(status, EXIT_EXTERNAL)
+            continue
+        changed += 1
+        click.echo(name)
+
+    def files(n: int) -> str:
+        return f"{n} file{'s' if n != 1 else ''}"
+
+    if broken:
+        click.echo(f"setlist: {files(broken)} with syntax errors left unformatted", err=True)
+    if check_only and changed:
+        click.echo(f"setlist: {files(changed)} not formatted; run `setlist fmt`", err=True)
+        status = max(status, EXIT_SPEC)
+    elif check_only and not stdin and status == EXIT_OK:
+        click.echo(f"{files(unchanged)} already formatted")
+    elif not (check_only or show_diff or stdin):
+        click.echo(f"formatted {files(changed)}"
+                   + (f", {unchanged} already formatted" if unchanged else ""))
+    sys.exit(status)
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option("--env", "env_names", multiple=True, metavar="ENV",
+              help="Only promotions into this environment (repeatable).")
+@click.option("--image", "image_names", multiple=True, metavar="NAME",
+              help="Only this image (repeatable).")
+@click.option("--at", "at", metavar="TIME",
+              help="Decide as if it were this moment (RFC 3339, e.g. 2027-03-01T12:00Z); "
+                   "default: now.")
+@click.option("--hotfix", metavar="REASON",
+              help="Skip the soak time (never a freeze); recorded in the lock and the "
+                   "commit.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be promoted and what blocks the rest; change nothing.")
+@click.option("--no-resolve", is_flag=True,
+              help="Leave the `<- registry` stages alone (no registry is asked).")
+@click.option("--repo", "repo_url", metavar="URL|DIR",
+              help="Config repository (default: the spec's gitops repo).")
+@click.option("--branch", help="Branch (default: the spec's gitops branch).")
+@click.option("--author", metavar="'NAME <EMAIL>'", help="Commit author.")
+@click.option("--open-pr-command", metavar="COMMAND",
+              help="Run after pushing a pull-request branch (see `setlist apply`).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str, ...],
+            at: str | None, hotfix: str | None, dry_run: bool, no_resolve: bool,
+            repo_url: str | None,
+            branch: str | None, author: str | None, open_pr_command: str | None,
+            color: str) -> None:
+    """Move versions along the promotion rules, through their gates, and commit.
+
+    Starting from the lock committed in the config repository, each `TARGET <- SOURCE`
+    rule gives TARGET the version SOURCE runs once the soak time since it arrived there has
+    passed, outside TARGET's freeze windows, and (with `signed`) when a cosign signature
+    exists; `TARGET <- registry` stages are resolved first (as `setlist resolve`; not
+    with --no-resolve). Rules with `approval`, and environments with `writeback =
+    pull_request`, are committed as a pull-request branch. One hop per run.
+
+    Exit status: 0 promoted or nothing to promote, 1 spec errors, 2 bad invocation, 3 git
+    or a registry failed.
+    """
+    import os
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from .apply import DEFAULT_TEMPLATE, ApplyOptions
+    from .gitrepo import redact
+    from .promote import plan_promotions, promoted_lock, table
+
+    project = _load((path,) if path else ())
+    if not project.ok or project.spec is None:
+        _report(project.diagnostics, project.sources, color)
+        sys.exit(EXIT_SPEC)
+    spec = project.spec
+    _known_names(spec, image_names, env_names)
+    if hotfix is not None and not hotfix.strip():
+        click.echo("setlist: error: --hotfix needs a reason", err=True)
+        sys.exit(EXIT_USAGE)
+    now = datetime.now(UTC)
+    if at:
+        try:
+            now = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            click.echo(f"setlist: error: --at {at}: not an RFC 3339 time "
+                       "(e.g. 2027-03-01T12:00Z)", err=True)
+            sys.exit(EXIT_USAGE)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+    if spec.gitops is None:
+        click.echo("setlist: error: the spec has no gitops block", err=True)
+        sys.exit(EXIT_SPEC)
+    url = repo_url or spec.gitops.repo
+    if os.path.isdir(url):
+        url = str(Path(url).resolve())
+    check_signature = _signature_checker(project)
+    images = set(image_names) or None
+    envs = set(env_names) or None
+    planned: dict = {}
+
+    def promoted(committed):  # noqa: ANN001, ANN202
+        if not no_resolve:  # the `<- registry` stages take the newest allowed version
+            committed = _resolved(project, image_names, env_names, lock=committed).lock
+        moves = plan_promotions(spec, committed, now, images=images, envs=envs,
+                                hotfix=hotfix is not None, signed=check_signature)
+        planned["moves"] = moves
+        return promoted_lock(committed, moves, now)
+
+    def chosen():  # noqa: ANN202
+        return [m for m in planned.get("moves", ()) if m.status == "promote"]
+
+    def trailer() -> str | None:
+        moves = chosen()
+        if not moves:
+            return None
+        text = ", ".join(f"{m.image} {m.source}->{m.env}" for m in moves)
+        if hotfix is not None and any(m.hotfix for m in moves):
+            text += f" (hotfix: {' '.join(hotfix.split())})"
+        return redact(text)
+
+    options = ApplyOptions(
+        repo=url, branch=branch or spec.gitops.branch, dry_run=dry_run, mode="auto",
+        author=author, template=DEFAULT_TEMPLATE, open_pr_command=open_pr_command,
+        promotion=trailer, wants_review=lambda: any(m.approval for m in chosen()),
+        lock_changes_only=True)
+    result = _committed(project, None, options, promoted)
+    click.echo(table(planned.get("moves", []), now), nl=False)
+    if not chosen():
+        click.echo("nothing to promote")
+        return
+    if result.status == "dry-run":
+        click.echo(f"would commit to {result.branch}:")
+        click.echo(result.message, nl=False)
+        return
+    if result.status == "branch":
+        click.echo(f"pushed {result.branch} for review (base {options.branch})")
+    elif result.status == "committed":
+        click.echo(f"committed {result.commit[:12]} to {result.branch}")
+    else:
+        click.echo(f"{options.branch}: up to date, nothing to commit")
+
+
+def _signature_checker(project):  # noqa: ANN001, ANN202
+    """(image name, digest) → whether a cosign signature exists, read from the image's
+    registry (or its OCI layout)."""
+    import os
+
+    def check(image_name: str, digest: str) -> bool:
+        from .credentials import connection
+        from .promote import has_signature
+        from .registry import RegistryError
+
+        image = next(i for i in project.spec.images if i.name == image_name)
+        client = connection(project.spec, image, os.fspath(project.base), os.environ
+                            ).client(30.0)
+        try:
+            return has_signature(client, image.repository, digest)
+        except RegistryError as exc:
+            click.echo(f"setlist: error: {exc}", err=True)
+            sys.exit(EXIT_EXTERNAL)
+
+    return check

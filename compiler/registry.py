@@ -363,6 +363,25 @@ class RegistryClient(Transport, ImageMetadata):
             self._by_tag[(repository, reference)] = manifest
         return manifest
 
+    def referrers(self, repository: str, digest: str) -> list[dict[str, Any]]:
+        """The OCI referrers of ``digest`` (distribution spec 1.1 referrers API); empty
+        when the registry has none or does not implement the API (404)."""
+        _check_repository(self.host, repository)
+        if not _DIGEST.fullmatch(digest):
+            raise RegistryError(self.host, repository, f"'{digest}' is not a digest")
+        url = self._url(f"/v2/{repository}/referrers/{digest}")
+        try:
+            response = self._get(url, _image(repository, digest), self.max_manifest_bytes,
+                                 "referrers", accept="application/vnd.oci.image.index.v1+json")
+        except RegistryError as exc:
+            if "HTTP 404" in exc.reason:
+                return []
+            raise
+        found = self._json(response.body, _image(repository, digest), "referrers")
+        manifests = found.get("manifests")
+        return [m for m in manifests if isinstance(m, dict)] if isinstance(manifests, list) \
+            else []
+
     def _head_digest(self, url: str, image: str) -> str | None:
         """The digest a tag names now, from a HEAD's ``Docker-Content-Digest``; None when
         the registry does not say or refuses the HEAD (the manifest is then fetched)."""

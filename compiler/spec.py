@@ -208,6 +208,7 @@ class Stage(SpecNode):
     source: str  # "registry" or an environment name
     after_seconds: int = 0
     approval: bool = False
+    signed: bool = False  # a cosign signature must exist for the promoted digest
     span: Span
 
 

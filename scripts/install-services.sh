@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the external programs the test suite drives (real tools, not mocks):
-#   git      the git CLI (later: bare repositories and git daemon)
+#   git      the git CLI; `git daemon` serves bare repositories on loopback for apply/promote
+#   ssh-keygen  (openssh-client) makes the key of the commit-signing test
 #   kubectl  `kubectl kustomize` builds every generated overlay (Kustomize v5)
 #   docker-registry  Debian's OCI registry (distribution 2.8.2, apt package docker-registry);
 #            the registry tests start their own instance on a free loopback port, so the
@@ -14,6 +15,7 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -28,7 +30,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 still=()
-for tool in "${missing[@]}"; do command -v "$tool" >/dev/null 2>&1 || still+=("$tool"); done
+for tool in "${missing[@]}"; do
+  [ "$tool" = openssh-client ] && tool=ssh-keygen
+  command -v "$tool" >/dev/null 2>&1 || still+=("$tool")
+done
 if [ ${#still[@]} -gt 0 ]; then
   echo "install-services: missing ${still[*]}; tests that need them will fail in CI" >&2
   [ "${CI:-}" = "true" ] && exit 1

@@ -133,3 +133,20 @@ def auth_registry(tmp_path_factory, registry_tls):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def git_daemon(tmp_path_factory):
+    """``git daemon`` on a loopback port serving bare repositories (tests/git_util.py)."""
+    import git_util
+
+    if not git_util.available():
+        unavailable("git and git daemon are needed (scripts/install-services.sh installs "
+                    "them)")
+    server = git_util.GitDaemon(tmp_path_factory.mktemp("git") / "repos")
+    try:
+        server.start()
+    except git_util.GitStartError as exc:
+        unavailable(f"git daemon did not start: {exc}")
+    yield server
+    server.stop()

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from git_util import IDENTITY, GitDaemon, GitStartError, available, branches, git, log, show
+from git_util import IDENTITY, branches, git, log, show
 
-from conftest import unavailable, write
+from conftest import write
 from setlist import lockfile
 from setlist.lockfile import Lock, LockEntry
 
@@ -20,17 +20,8 @@ SECRET = "gh-token-Qx81zz7"
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    if not available():
-        unavailable("git and git daemon are needed (scripts/install-services.sh installs "
-                    "them)")
-    server = GitDaemon(tmp_path_factory.mktemp("git") / "repos")
-    try:
-        server.start()
-    except GitStartError as exc:
-        unavailable(f"git daemon did not start: {exc}")
-    yield server
-    server.stop()
+def daemon(git_daemon):
+    return git_daemon
 
 
 def spec_text(url: str, prod_review: bool = False) -> str:
@@ -287,3 +278,18 @@ def test_apply_resolve_starts_from_the_committed_lock(daemon, tmp_path):
     assert {committed.get(n, e).tag for n in IMAGES for e in ("dev", "prod")} == {"1.1.0"}
     again = apply(folder, "--resolve", cache=tmp_path / "cache")
     assert again.returncode == 0 and "nothing to commit" in again.stdout
+
+
+def test_commit_signing_configured_by_the_user_is_honoured(daemon, tmp_path):
+    key = tmp_path / "signing-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                   check=True)
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[gpg]\n\tformat = ssh\n[user]\n\tsigningkey = {key}\n"
+                      "[commit]\n\tgpgsign = true\n")
+    url = daemon.bare("signed.git", seed=SEED)
+    folder = project(tmp_path / "spec", url, lock_with())
+    done = apply(folder, cache=tmp_path / "cache", env={"GIT_CONFIG_GLOBAL": str(config)})
+    assert done.returncode == 0, done.stderr
+    raw = git("--git-dir", str(daemon.path("signed.git")), "cat-file", "commit", "main")
+    assert "gpgsig -----BEGIN SSH SIGNATURE-----" in raw

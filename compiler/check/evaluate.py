@@ -71,11 +71,11 @@ def misplaced_expression(expr: m.Expr) -> tuple[str, str] | None:
 # Names and functions the language gives meaning to where a field expects them.
 BUILTIN_FUNCTIONS = frozenset({
     "semver", "newest_build", "alphabetical", "digest", "env", "in_cluster", "automated",
-    "manual", "retry", "git", "approval"})
+    "manual", "retry", "git", "approval", "signed"})
 BUILTIN_NAMES = frozenset({
     "docker_config", "anonymous", "all", "rest", "argocd", "git", "direct", "pull_request",
     "setlist", "in_cluster", "newest_build", "alphabetical", "approval", "registry",
-    "automated", "manual"})
+    "automated", "manual", "signed"})
 
 
 @dataclass

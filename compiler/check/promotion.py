@@ -8,7 +8,7 @@ from ..diagnostics import Related
 from .context import Context, did_you_mean
 from .evaluate import Evaluator
 
-GATES = ("approval",)
+GATES = ("approval", "signed")
 
 
 def check_promotions(ctx: Context, ev: Evaluator, spec_parts: dict) -> list[s.Promotion]:
@@ -82,21 +82,26 @@ def _check_one(ctx: Context, ev: Evaluator, decl: m.Promotion, file: str,
             if after is None:
                 ok = False
                 continue
-        approval = False
+        approval = signed = False
         for gate in rule.gates:
             name = ev.call_name(gate, file)
             if name == "approval":
                 # `approval` and `approval()` are the same gate: a pull request to merge.
                 ok = ev.want_call(gate, file, "approval", {}) is not None and ok
                 approval = True
+            elif name == "signed":
+                # A cosign signature must exist for the digest being promoted.
+                ok = ev.want_call(gate, file, "signed", {}) is not None and ok
+                signed = True
             else:
                 what = f"'{name}'" if name else "this"
                 ctx.error(gate.span, "SL302", f"{what} is not a promotion gate",
-                          did_you_mean(name or "", GATES) or "known gates: approval")
+                          did_you_mean(name or "", GATES) or
+                          "known gates: approval, signed")
                 ok = False
         rules[stage] = rule
         stages[stage] = s.Stage(env=stage, source=source, after_seconds=after,
-                                approval=approval, span=rule.span)
+                                approval=approval, signed=signed, span=rule.span)
     ok = _graph(ctx, stages, rules) and ok
     if not ok:
         return None
