@@ -516,7 +516,11 @@ class DigestCache:
         return data if _digest_matches(digest, body) and len(body) <= limit else None
 
     def put(self, kind: str, digest: str, data: bytes) -> None:
-        path = self._path(kind, digest)
+        self._write(self._path(kind, digest), data)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        """Atomically (a temporary file, then a rename); a failure leaves no trace."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -544,19 +548,7 @@ class DigestCache:
             else None
 
     def remember(self, name: str, digest: str) -> None:
-        path = self._hint_path(name)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "w", encoding="ascii") as out:
-                    out.write(digest)
-                os.replace(temp, path)
-            except BaseException:
-                os.unlink(temp)
-                raise
-        except OSError:
-            pass
+        self._write(self._hint_path(name), digest.encode("ascii"))
 
 
 def _digest_matches(digest: str, body: bytes) -> bool:
