@@ -5,7 +5,6 @@ progress it prints."""
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import threading
@@ -14,30 +13,17 @@ from datetime import UTC, datetime
 
 import pytest
 from loopback import Loopback, reply
+from test_resolve import run, spec_of
 
 from conftest import write
 from setlist import lockfile
 from setlist.progress import ResolveProgress
-from setlist.project import load
 from setlist.registry_http import RateLimiter
 from setlist.resolve import Failure, Resolution, resolve
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 GITOPS = 'gitops { repo = "https://git.example.com/ops" }\n'
-
-
-def run(*args: str, cwd, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environ = dict(os.environ)
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "setlist", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
-
-
-def spec_of(folder):
-    loaded = load([str(folder)])
-    assert loaded.ok, [str(d) for d in loaded.diagnostics]
-    return loaded.spec
 
 
 def app_spec(host: str, repository: str, image_fields: str, *, registry_fields: str = "",
