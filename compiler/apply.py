@@ -322,7 +322,12 @@ def apply(project, desired: Lock | None, options: ApplyOptions, *,  # noqa: ANN0
             raise ApplyError(f"gave up after {options.max_attempts} attempts: the remote "
                              "kept moving", 3)
     except GitError as exc:
-        raise ApplyError(f"{shown_repo}: {redact(str(exc), secrets)}", 3) from None
+        text = redact(str(exc), secrets)
+        if any(s in text for s in ("could not read Username", "Authentication failed",
+                                   "could not read Password")):
+            text += (" (git needs credentials for this repository: set SETLIST_GIT_TOKEN, or "
+                     "configure a git credential helper or ssh key)")
+        raise ApplyError(f"{shown_repo}: {text}", 3) from None
     except OSError as exc:
         raise ApplyError(f"{shown_repo}: {redact(str(exc), secrets)}", 3) from None
 

@@ -118,3 +118,80 @@ def branches(bare: Path) -> list[str]:
     out = git("--git-dir", str(bare), "for-each-ref", "--format=%(refname:short)",
               "refs/heads/")
     return sorted(out.split())
+
+
+class SmartHTTP:
+    """Git's smart HTTP protocol on loopback: ``git http-backend`` (the real CGI program)
+    behind a small HTTP server that asks for Basic credentials and accepts exactly
+    ``user``/``password``. Request counts by outcome let tests see the login happen."""
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        import base64
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.root = root
+        self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.refused = 0
+        self.served = 0
+        backend = _exec_path() + "/git-http-backend"
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                if self.headers.get("Authorization") != owner.expected:
+                    owner.refused += 1
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                owner.served += 1
+                path, _, query = self.path.partition("?")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                env = {"GIT_PROJECT_ROOT": str(owner.root), "GIT_HTTP_EXPORT_ALL": "1",
+                       "PATH_INFO": path, "QUERY_STRING": query,
+                       "REQUEST_METHOD": self.command, "REMOTE_USER": "robot",
+                       "REMOTE_ADDR": "127.0.0.1",
+                       "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                       "CONTENT_LENGTH": str(len(body)), "PATH": os.environ["PATH"]}
+                if self.headers.get("Content-Encoding"):
+                    env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+                if self.headers.get("Git-Protocol"):
+                    env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+                done = subprocess.run([backend], input=body, env=env, capture_output=True)
+                head, _, payload = done.stdout.partition(b"\r\n\r\n")
+                status = 200
+                headers = []
+                for line in head.decode("latin-1").split("\r\n"):
+                    key, _, value = line.partition(":")
+                    if key.lower() == "status":
+                        status = int(value.split()[0])
+                    elif key:
+                        headers.append((key, value.strip()))
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _serve  # noqa: N815
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> SmartHTTP:
+        self.thread.start()
+        return self
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -293,3 +293,35 @@ def test_commit_signing_configured_by_the_user_is_honoured(daemon, tmp_path):
     assert done.returncode == 0, done.stderr
     raw = git("--git-dir", str(daemon.path("signed.git")), "cat-file", "commit", "main")
     assert "gpgsig -----BEGIN SSH SIGNATURE-----" in raw
+
+
+def test_a_token_reaches_git_through_askpass_and_nowhere_else(tmp_path):
+    """A real authenticated remote (git http-backend behind Basic auth): the token in
+    SETLIST_GIT_TOKEN logs git in, and appears in no output, commit, clone or cache file."""
+    from git_util import SmartHTTP
+
+    root = tmp_path / "srv"
+    root.mkdir()
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(root / "ops.git"))
+    git("--git-dir", str(root / "ops.git"), "config", "http.receivepack", "true")
+    server = SmartHTTP(root, "x-access-token", SECRET).start()
+    try:
+        url = server.url("ops.git")
+        folder = project(tmp_path / "spec", url, lock_with())
+        refused = apply(folder, cache=tmp_path / "cache")
+        assert refused.returncode == 3 and server.served == 0
+        assert "set SETLIST_GIT_TOKEN" in refused.stderr
+        done = apply(folder, cache=tmp_path / "cache", env={"SETLIST_GIT_TOKEN": SECRET})
+        assert done.returncode == 0, done.stderr
+        assert server.served > 0
+        outputs = refused.stdout + refused.stderr + done.stdout + done.stderr
+        assert SECRET not in outputs
+        history = git("--git-dir", str(root / "ops.git"), "log", "--format=%B%n%an%n%ae",
+                      "main")
+        assert "api dev: none → 1.0.0" in history and SECRET not in history
+        for place in (root, tmp_path / "cache", folder):
+            for path in place.rglob("*"):
+                if path.is_file():
+                    assert SECRET.encode() not in path.read_bytes(), path
+    finally:
+        server.stop()
