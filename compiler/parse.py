@@ -26,6 +26,11 @@ _DECL_START = re.compile(
     r"^(?:{})\b(?![ \t]*[=:.\]\),])".format("|".join(DECL_KEYWORDS)), re.MULTILINE)
 
 
+# `after` following a promotion's source, past blanks and `//` comments (which may sit on
+# the source's line while `after` starts the next one).
+_AFTER = re.compile(r"(?:\s|//[^\n]*)*after\b")
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser, built once per process; the built tables are cached on disk.
@@ -334,7 +339,7 @@ class _Builder:
         gates = [self.expr(r) for r in rest]
         # "after" is anonymous; the first trailing expression follows it when a duration
         # clause exists, which the source text tells unambiguously.
-        if gates and re.match(r"\s*after\b", self.text[self.span(source).end:]):
+        if gates and _AFTER.match(self.text, self.span(source).end):
             after = gates.pop(0)
         return m.PromotionRule(span=self.span(t), stage=self.dotted(stage),
                                stage_span=self.span(stage), source=self.dotted(source),

@@ -87,6 +87,15 @@ def test_comment_markers_inside_strings_are_not_comments():
     assert module.decls[0].value.parts == ("https://example.com",)
 
 
+def test_a_comment_between_source_and_after_keeps_the_soak():
+    module, diags = parse('promotion api {\n  prod <- staging // soak first\n'
+                          '    after 24h, approval\n  qa <- staging, approval\n}\n')
+    assert diags == []
+    prod, qa = module.decls[0].rules
+    assert prod.after.text == "24h" and [g.name for g in prod.gates] == ["approval"]
+    assert qa.after is None and [g.name for g in qa.gates] == ["approval"]
+
+
 def test_promotion_rules_and_policy_statements():
     module, diags = parse(
         'promotion api {\n  dev <- registry\n  prod <- dev after 24h, approval\n}\n'
