@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -28,9 +27,6 @@ from setlist.registry_http import Transport
 PASSWORD = "helper-pa55-" + "q" * 8
 IDENTITY = "identity-t0ken-" + "z" * 8
 AUTH = base64.b64encode(f"robot:{PASSWORD}".encode()).decode()
-
-pytestmark = pytest.mark.skipif(sys.platform == "win32",
-                                reason="the fake helpers are POSIX scripts")
 
 
 def config(folder, data: dict, helpers: dict[str, FakeHelper] | None = None,

@@ -25,9 +25,6 @@ from setlist.registry import Credentials, RegistryClient, RegistryError
 CREATED = "2025-01-01T00:00:00Z"
 REPO = "tok/app"
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32",
-                                reason="the fake helpers are POSIX scripts")
-
 
 @pytest.fixture(scope="module")
 def token_registry(tmp_path_factory):
