@@ -396,9 +396,9 @@ def _open_request(options: ApplyOptions, branch: str, title: str, message: str,
     finally:
         Path(handle.name).unlink(missing_ok=True)
     if done.returncode != 0:
-        secrets = [environ.get("SETLIST_GIT_TOKEN", "")]
-        tail = redact((done.stderr or done.stdout).strip().splitlines()[-1:][0]
-                      if (done.stderr or done.stdout).strip() else "no message", secrets)
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        tail = redact(lines[-1] if lines else "no message",
+                      [environ.get("SETLIST_GIT_TOKEN", "")])
         raise ApplyError(f"the branch {branch} was pushed, but the pull-request command "
                          f"failed (exit {done.returncode}): {tail}", 3)
     log(f"pushed branch {branch} and ran the pull-request command")

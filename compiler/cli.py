@@ -232,16 +232,12 @@ def _write_lock_then(project, resolution, write_output) -> None:
 
 
 def _restore(path, before: bytes | None) -> None:
-    import os
-    import tempfile
+    from .files import replace_file
 
     if before is None:
         path.unlink(missing_ok=True)
-        return
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".setlist.lock.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(before)
-    os.replace(temp, path)
+    else:
+        replace_file(path, before)
 
 
 @main.command()
@@ -575,12 +571,10 @@ def fmt_cmd(paths: tuple[str, ...], check_only: bool, show_diff: bool, color: st
     unformatted files, 2 bad invocation or an unreadable path, 3 a file could not be
     written.
     """
-    import contextlib
     import difflib
-    import stat
-    import tempfile
     from pathlib import Path
 
+    from .files import replace_file
     from .fmt import FormatError, format_source
     from .project import LoadError, discover, display_path
 
@@ -646,19 +640,9 @@ def fmt_cmd(paths: tuple[str, ...], check_only: bool, show_diff: bool, color: st
         if check_only or show_diff or path is None:
             changed += 1
             continue
-        target = os.path.realpath(path)
-        temp = None
         try:
-            fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp",
-                                        prefix=f".{os.path.basename(target)}.")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(formatted.encode("utf-8"))
-            os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))
-            os.replace(temp, target)
+            replace_file(os.path.realpath(path), formatted.encode("utf-8"))
         except OSError as exc:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
             fail(f"{name} could not be written: {exc.strerror or exc}")
             status = max(status, EXIT_EXTERNAL)
             continue

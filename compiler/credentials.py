@@ -38,12 +38,12 @@ from pathlib import Path
 
 from .ocilayout import LayoutClient
 from .registry import Credentials, RegistryClient, RegistryError
+from .registry_http import is_loopback
 from .spec import Image, Registry, Spec
 
 __all__ = ["HELPER_TIMEOUT", "CredentialError", "Connection", "connection", "registry_of",
            "docker_config_credentials", "with_hint"]
 
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: The host the spec calls ``docker.io`` serves the registry API elsewhere.
 _API_HOSTS = {"docker.io": "registry-1.docker.io"}
 _DOCKER_HUB_KEYS = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -69,14 +69,6 @@ _HELPER_PREFIXES = ("XDG_", "AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_")
 class CredentialError(Exception):
     """Credentials could not be read. The text names where they were looked for (a
     variable, a file, a credential helper), never a value."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host.startswith("["):
-        name = host[1:].split("]", 1)[0]
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name in _LOOPBACK
 
 
 def registry_of(spec: Spec, image: Image) -> Registry | None:
@@ -120,7 +112,7 @@ class _TokenClient(RegistryClient):
 
     def _authenticate(self, response, image):  # noqa: ANN001, ANN202
         if self._credentials is None or self.scheme != "https" and \
-                not _is_loopback(self.host):
+                not is_loopback(self.host):
             return False
         self._authorization = f"Bearer {self._credentials.secret}"
         return True
@@ -142,7 +134,7 @@ def connection(spec: Spec, image: Image, base: str, environ: Mapping[str, str], 
     ca_file = registry.ca_file if registry is not None else None
     # Plain HTTP for `insecure` registries and for loopback ones, unless a loopback registry
     # names a CA: then it serves TLS (a local registry with logins must).
-    scheme = "http" if insecure or (_is_loopback(host) and not ca_file) else "https"
+    scheme = "http" if insecure or (is_loopback(host) and not ca_file) else "https"
     if ca_file and not os.path.isabs(ca_file):
         ca_file = os.path.join(base, ca_file)
     credentials: Credentials | None = None

@@ -327,7 +327,7 @@ class RegistryClient(Transport, ImageMetadata):
             # manifest is kept, ask which digest the tag names now (a HEAD, no body) and
             # use the kept manifest when it is the same content; on a first fetch, no HEAD.
             hint = self.cache.recall(hint_name)
-            if hint is not None and self._cached_manifest(hint) is not None:
+            if hint is not None and self.cache.has("manifests", hint):
                 now = self._head_digest(url, image)
                 cached = self._cached_manifest(now) if now else None
                 if cached is not None:

@@ -29,7 +29,6 @@ import random as _random
 import re
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import urllib.error
@@ -333,7 +332,7 @@ class Transport:
         credentials = self._credentials
         if scheme.lower() == "basic":
             if credentials is None or self.scheme != "https" and \
-                    not _is_loopback(self.host):
+                    not is_loopback(self.host):
                 return False
             if not credentials.has_password:
                 raise RegistryError(self.host, image, "the registry asks for a user name "
@@ -348,7 +347,7 @@ class Transport:
         if parts.scheme not in ("http", "https"):
             return False
         if credentials is not None and parts.scheme != "https" and \
-                not _is_loopback(parts.netloc):
+                not is_loopback(parts.netloc):
             raise RegistryError(self.host, image, "refusing to send credentials to a "
                                 "token service over plain HTTP")
         token = None
@@ -520,19 +519,18 @@ class DigestCache:
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
-        """Atomically (a temporary file, then a rename); a failure leaves no trace."""
+        """Atomically; a cache that cannot be written is simply not used."""
+        from .files import replace_file
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                os.replace(temp, path)
-            except BaseException:
-                os.unlink(temp)
-                raise
+            replace_file(path, data, mode=0o644)
         except OSError:
             pass
+
+    def has(self, kind: str, digest: str) -> bool:
+        """Whether an entry is kept (not checked: :meth:`get` checks it when read)."""
+        return self._path(kind, digest).is_file()
 
     def _hint_path(self, name: str) -> Path:
         return self.root / "tags" / hashlib.sha256(name.encode()).hexdigest()
@@ -570,9 +568,13 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc.lower()
 
 
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0][1:]
-    return name in ("localhost", "127.0.0.1", "::1")
+def is_loopback(host: str) -> bool:
+    """``host[:port]`` (``[::1]:5000``, ``localhost``) names this machine."""
+    if host.startswith("["):
+        name = host[1:].split("]", 1)[0]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in ("127.0.0.1", "localhost", "::1")
 
 
 def _oauth_error(body: bytes) -> str:

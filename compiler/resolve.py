@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -370,32 +369,17 @@ def _host_limits(spec: Spec, batch: list[Image]) -> tuple[int, int | None]:
 
 
 def write_lock(base: str | os.PathLike, lock: Lock) -> bool:
-    """Write ``setlist.lock`` in ``base`` when its text changes: a temporary file in the
-    same folder, flushed to disk, then renamed over the old one. True when written."""
+    """Write ``setlist.lock`` in ``base`` when its text changes, atomically and flushed to
+    disk (:func:`setlist.files.replace_file`). True when written."""
+    from .files import replace_file
+
     path = lockfile.lock_path(base)
     text = lockfile.dump(lock)
     try:
         if path.read_text("utf-8") == text:
             return False
-        mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         if not lock.entries:
             return False  # nothing to record, and no lock to update
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".setlist.lock.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
+    replace_file(path, text.encode("utf-8"), durable=True)
     return True
