@@ -806,3 +806,13 @@ def _signature_checker(project):  # noqa: ANN001, ANN202
             sys.exit(EXIT_EXTERNAL)
 
     return check
+
+
+@main.command()
+@click.option("--stdio", is_flag=True, default=True, hidden=True,
+              help="Speak LSP over standard input and output (the only transport).")
+def lsp(stdio: bool) -> None:
+    """Run the language server over stdio (for editors; see editors/ and docs/editors.md)."""
+    from .lsp.server import serve
+
+    serve()
