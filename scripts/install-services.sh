@@ -7,6 +7,9 @@
 #            the registry tests start their own instance on a free loopback port, so the
 #            system service the package enables (port 5000) is stopped and disabled here
 #   openssl  makes the throwaway CA and certificates of the TLS registry tests
+#   nodejs, npm  the editor grammar tests run the VS Code extension's TextMate grammar in
+#            vscode-textmate (npm ci installs it into editors/vscode/node_modules)
+#   neovim   the editors/nvim runtime files are tested in a headless Neovim (Debian: 0.7)
 # Missing tools are installed with apt-get when running as root; otherwise the script says
 # what is missing. Tests that need a tool fail in CI (CI=true) when it is absent.
 set -euo pipefail
@@ -16,6 +19,9 @@ command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v nvim >/dev/null 2>&1 || missing+=(neovim)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -32,6 +38,8 @@ fi
 still=()
 for tool in "${missing[@]}"; do
   [ "$tool" = openssh-client ] && tool=ssh-keygen
+  [ "$tool" = nodejs ] && tool=node
+  [ "$tool" = neovim ] && tool=nvim
   command -v "$tool" >/dev/null 2>&1 || still+=("$tool")
 done
 if [ ${#still[@]} -gt 0 ]; then
