@@ -93,7 +93,7 @@ def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
     errors. Returns the project, the compile result and the resolution (None unless
     ``resolve``)."""
     project = _load(paths)
-    if not project.ok:
+    if _blocked(project, fresh=resolve):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
     resolution = _resolved(project, offline=offline) if resolve else None
@@ -362,7 +362,7 @@ def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str
     from .resolve import write_lock
 
     project = _load((path,) if path else ())
-    if not project.ok or project.spec is None:
+    if _blocked(project, fresh=True):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
     result = _resolved(project, image_names, env_names, offline, timeout)
@@ -444,7 +444,30 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
     if result.skipped:
         click.echo(f"setlist: offline: kept the locked versions of {', '.join(result.skipped)}",
                    err=True)
+    _policy_gate(project, result.lock, signed=None if offline else _signature_checker(project))
     return result
+
+
+def _blocked(project, *, fresh: bool) -> bool:  # noqa: ANN001
+    """Whether spec errors stop a command. A command that brings fresh registry facts
+    (resolve, promote, --resolve) judges policies on those instead of the old lock, so the
+    policy violations `check` found with the old lock do not stop it (the gate does)."""
+    if project.spec is None:
+        return True
+    return any(not (fresh and d.code == "SL800") for d in project.errors)
+
+
+def _policy_gate(project, lock, *, signed=None, now=None) -> None:  # noqa: ANN001
+    """Refuse (exit 1, nothing written) a lock that breaks an error-level policy."""
+    from .policy import violations
+
+    found = violations(project, lock, signed=signed, now=now)
+    if not found:
+        return
+    _report(found, project.sources)
+    click.echo(f"setlist: error: the new versions break {len(found)} polic"
+               f"{'y rule' if len(found) == 1 else 'y rules'}; nothing was written", err=True)
+    sys.exit(EXIT_SPEC)
 
 
 @main.command(name="apply")
@@ -501,7 +524,7 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
         click.echo("setlist: error: --offline only applies with --resolve", err=True)
         sys.exit(EXIT_USAGE)
     project = _load((path,) if path else ())
-    if not project.ok or project.spec is None:
+    if _blocked(project, fresh=resolve_first):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
     gitops = project.spec.gitops
@@ -523,6 +546,7 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
         except lockfile.LockError as exc:
             click.echo(f"setlist: error: {exc}", err=True)
             sys.exit(EXIT_SPEC)
+        _policy_gate(project, desired, signed=_signature_checker(project))
     options = ApplyOptions(repo=url, branch=branch or gitops.branch, mode=mode,
                            dry_run=dry_run, force=force, author=author,
                            template=template or DEFAULT_TEMPLATE,
@@ -595,7 +619,7 @@ def fmt_cmd(paths: tuple[str, ...], check_only: bool, show_diff: bool, color: st
         sources: list[tuple[str, str | None]] = [("<stdin>", None)]
     else:
         try:
-            found = discover(paths or (".",))
+            found = discover(paths or (".",), tests=True)
         except LoadError as exc:
             fail(str(exc))
             sys.exit(EXIT_USAGE)
@@ -715,7 +739,7 @@ def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str
     from .promote import plan_promotions, promoted_lock, table
 
     project = _load((path,) if path else ())
-    if not project.ok or project.spec is None:
+    if _blocked(project, fresh=True):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
     spec = project.spec
@@ -750,7 +774,9 @@ def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str
         moves = plan_promotions(spec, committed, now, images=images, envs=envs,
                                 hotfix=hotfix is not None, signed=check_signature)
         planned["moves"] = moves
-        return promoted_lock(committed, moves, now)
+        lock = promoted_lock(committed, moves, now)
+        _policy_gate(project, lock, signed=check_signature, now=now)
+        return lock
 
     def chosen():  # noqa: ANN202
         return [m for m in planned.get("moves", ()) if m.status == "promote"]
@@ -806,6 +832,68 @@ def _signature_checker(project):  # noqa: ANN001, ANN202
             sys.exit(EXIT_EXTERNAL)
 
     return check
+
+
+@main.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour in diagnostics.")
+def test_cmd(paths: tuple[str, ...], color: str) -> None:
+    """Run the policy test cases in PATHS (files named *.test.setlist, or folders searched
+    for them; default: .) and print expected against actual violations.
+
+    Exit status: 0 every case passed, 1 a case failed, 2 no case found or bad invocation.
+    """
+    import os
+    from pathlib import Path
+
+    from .policy.testing import describe, read_case, run_case
+    from .project import SKIP_DIRS, TEST_SUFFIX, display_path
+
+    cases: list[Path] = []
+    for raw in paths or (".",):
+        path = Path(raw)
+        if path.is_file():
+            cases.append(path)
+        elif path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames
+                                     if d not in SKIP_DIRS and not d.startswith("."))
+                cases += [Path(dirpath, n) for n in sorted(filenames) if n.endswith(TEST_SUFFIX)]
+        else:
+            click.echo(f"setlist: error: {raw}: no such file or directory", err=True)
+            sys.exit(EXIT_USAGE)
+    if not cases:
+        click.echo(f"setlist: error: no policy test cases (*{TEST_SUFFIX}) found", err=True)
+        sys.exit(EXIT_USAGE)
+    failed = 0
+    for path in sorted(set(cases), key=display_path):
+        outcome = run_case(read_case(path))
+        name = display_path(path)
+        if outcome.passed:
+            click.echo(f"PASS {name}")
+            continue
+        failed += 1
+        click.echo(f"FAIL {name}")
+        for problem in outcome.case.problems:
+            click.echo(f"  {problem}")
+        if outcome.errors:
+            from .render import render_text
+
+            click.echo("  the case does not check:")
+            click.echo(render_text(outcome.errors, outcome.sources,
+                                   color=_use_color(color, sys.stdout)), nl=False)
+        for e in outcome.missing:
+            click.echo(f"  expected (line {e.line}): {e}")
+        for v in outcome.unexpected:
+            click.echo(f"  unexpected: {describe(v)}")
+        if outcome.missing or outcome.unexpected:
+            click.echo("  actual:" + ("" if outcome.actual else " no violations"))
+            for v in outcome.actual:
+                click.echo(f"    {describe(v)}")
+    total = len(set(cases))
+    click.echo(f"{total} case{'s' if total != 1 else ''}, {failed} failed")
+    sys.exit(EXIT_SPEC if failed else EXIT_OK)
 
 
 @main.command()

@@ -3,7 +3,7 @@ and docs/diagnostics.md (generated from here by ``python -m setlist.codes``).
 
 Codes are grouped by the stage that reports them:
 SL1xx syntax, SL2xx names and imports, SL3xx blocks, fields and types, SL4xx value syntax,
-SL5xx promotion graphs, SL6xx cluster selectors.
+SL5xx promotion graphs, SL6xx cluster selectors, SL7xx compile and resolve, SL8xx policies.
 """
 
 from __future__ import annotations
@@ -334,6 +334,49 @@ gitlab.com, or a host named `github.*` / `gitlab.*`) and only with token credent
 an SSH URL does not use. Otherwise it pushes each change to a branch of its own,
 `image-updater-<app>-<env>-<hash>` (`branch: "main:image-updater-..."` in the resource),
 and leaves opening the pull request to you or your forge's automation.
+"""),
+    # ---- policies ------------------------------------------------------------------------
+    _c("SL800", "policy violation", """
+A `policy` rule is broken: a `require` condition is false or a `deny` condition is true for
+the object the diagnostic points at (an app's entry in `deploy` for a deployment, else the
+declaration). The message is the policy's own, followed by the policy's name as it was
+turned on; the related note points at the rule.
+
+    use std.digest_pinned([prod])
+    app shop { ... deploy = [dev, prod] }   // error: shop runs api in prod without a digest
+
+Policies are error-level unless the policy sets `severity = "warning"` or its `use` passes
+`severity: "warning"`. A rule that depends on a fact nobody knows yet (no lock entry, a
+signature not asked for) is undecided: `check` stays quiet and `resolve`, `apply` and
+`promote` decide with fresh registry facts, refusing to write when an error-level policy
+is broken. To accept a violation for a while, waive it with a date and a reason:
+
+    waive std.digest_pinned for app legacy until 2027-03-01 because "vendor image, OPS-123"
+
+See docs/policies.md.
+"""),
+    _c("SL801", "expired waiver", """
+The date of a `waive ... until DATE` has passed, so the policy applies again and the waiver
+is an error of its own, so that it does not linger unnoticed. A date holds through that
+whole day (UTC); a date with a time ends at that moment. Fix what the waiver covered and
+remove it, or give it a later date and say in `because` why it is still needed.
+"""),
+    _c("SL802", "unused waiver", """
+A waiver matches no violation: the policy is met for the scope it names, the policy is not
+turned on (no `use` line names it), or the scope names something the policy never looks at.
+Remove the waiver. A waiver whose policy is undecided for lack of registry facts is not
+reported.
+"""),
+    _c("SL804", "policy cannot be evaluated", """
+Evaluating a policy failed for a reason its types could not catch: a regular expression
+given as a string that does not compile, a comparison between values of different kinds
+that a constant hid, or a `for` over something that is not a list. The policy is skipped
+for this run; fix the expression the diagnostic points at.
+"""),
+    _c("SL805", "policy never applies", """
+A policy declared in the project has parameters without defaults and no `use` line gives
+them, so it never runs. Turn it on with arguments, e.g. `use min_replicas(count: 2)`, or
+give every parameter a default.
 """),
 ]}
 

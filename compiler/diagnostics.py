@@ -83,6 +83,10 @@ class Diagnostic(BaseModel):
     hints: tuple[str, ...] = ()
     related: tuple[Related, ...] = ()
     fixes: tuple[Fix, ...] = ()
+    # A policy violation (SL800) names its policy as written where it is turned on
+    # ("std.no_latest_tag") and carries the policy's help text, for SARIF rules and editors.
+    policy: str | None = None
+    policy_help: str | None = None
 
     def sort_key(self) -> tuple:
         return (*self.span.sort_key(), self.code, self.message)

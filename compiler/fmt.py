@@ -643,6 +643,12 @@ class _Printer:
         c = t.children
         if kind == "list":
             return [self.take("["), self.seq(c, self.expr, "]")]
+        if kind == "comprehension":
+            out = [self.take("["), self.expr(c[0]), " ", self.take("for"), " ", self.take(c[1]),
+                   " ", self.take("in"), " ", self.expr(c[2])]
+            if len(c) > 3:
+                out += [" ", self.take("where"), " ", self.expr(c[3])]
+            return [*out, self.take("]")]
         if kind == "map":
             return [self.take("{"), self.seq(c, self.entry, "}", pad=True)]
         if kind == "call":

@@ -25,13 +25,25 @@ class Node:
     def children(self) -> list[Node]:
         """Direct child nodes in field order (for generic walks)."""
         out: list[Node] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Node):
                 out.append(value)
             elif isinstance(value, tuple):
                 out.extend(x for x in value if isinstance(x, Node))
         return out
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A node class's field names, looked up once: ``fields()`` is slow enough to show
+    in walks over every node of a large project (the checker, the language server)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 # ---------------------------------------------------------------- expressions
@@ -144,6 +156,18 @@ class ListExpr(Node):
 
 
 @node
+class Comprehension(Node):
+    """``[item for var in iterable where condition]``: a list built in a policy."""
+
+    kind: Literal["comprehension"] = "comprehension"
+    item: Expr
+    var: str
+    var_span: Span
+    iterable: Expr
+    where: Expr | None = None
+
+
+@node
 class Entry(Node):
     key: str
     key_span: Span
@@ -188,7 +212,7 @@ class As(Node):
 
 
 Expr = (Name | Attr | Index | Call | Str | Int | Bool | NoneLit | Duration | Date | Regex
-        | ListExpr | MapExpr | Binary | Not | Exists | As)
+        | ListExpr | Comprehension | MapExpr | Binary | Not | Exists | As)
 
 
 # ---------------------------------------------------------------- declarations

@@ -446,6 +446,12 @@ class _Builder:
     def e_list(self, t):
         return m.ListExpr(span=self.span(t), items=tuple(self.expr(c) for c in t.children))
 
+    def e_comprehension(self, t):
+        item, var, iterable, *where = t.children
+        return m.Comprehension(span=self.span(t), item=self.expr(item), var=str(var),
+                               var_span=self.span(var), iterable=self.expr(iterable),
+                               where=self.expr(where[0]) if where else None)
+
     def e_map(self, t):
         entries = []
         for e in t.children:

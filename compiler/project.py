@@ -7,7 +7,7 @@ its own. Sources may be given as overrides (unsaved editor buffers) instead of d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,6 +21,7 @@ from .spec import Spec
 STD_PREFIX = "std/"
 # Prefix of the target recorded for an import that failed (SL204): names no loaded file.
 UNRESOLVED = "<unresolved>"
+TEST_SUFFIX = ".test.setlist"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
 
 
@@ -44,6 +45,7 @@ class Project:
     files: dict[str, SourceFile]
     diagnostics: list[Diagnostic]
     spec: Spec | None = None
+    policies: object | None = None  # setlist.policy.PolicySet, set by the checker
 
     @property
     def sources(self) -> dict[str, str]:
@@ -124,8 +126,9 @@ def display_path(path: Path) -> str:
     return Path(rel).as_posix()
 
 
-def discover(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand files and directories into the sorted list of *.setlist files they name."""
+def discover(paths: Iterable[str | os.PathLike], *, tests: bool = False) -> list[Path]:
+    """Expand files and directories into the sorted list of *.setlist files they name;
+    policy test cases (*.test.setlist) only with ``tests`` (they are specs of their own)."""
     found: dict[str, Path] = {}
     for raw in paths:
         path = Path(raw)
@@ -134,7 +137,8 @@ def discover(paths: Iterable[str | os.PathLike]) -> list[Path]:
                 dirnames[:] = sorted(d for d in dirnames
                                      if d not in SKIP_DIRS and not d.startswith("."))
                 for name in sorted(filenames):
-                    if name.endswith(".setlist"):
+                    # policy test cases (`setlist test`) are specs of their own
+                    if name.endswith(".setlist") and (tests or not name.endswith(TEST_SUFFIX)):
                         p = Path(dirpath, name)
                         found.setdefault(display_path(p), p)
         elif path.is_file():
@@ -164,10 +168,14 @@ def _read(path: Path) -> str:
 
 @gc_paused()
 def load(paths: Iterable[str | os.PathLike] = (".",), *,
-         overrides: Mapping[str, str] | None = None) -> Project:
+         overrides: Mapping[str, str] | None = None,
+         parse: Callable[[str, str], tuple[m.Module, list[Diagnostic]]] | None = None,
+         ) -> Project:
     """Load, parse and check a project: the public entry point (``setlist.load``).
 
     ``overrides`` maps display paths to text that replaces (or adds) a file's content.
+    ``parse`` replaces ``parse_source`` (same contract): a long-lived session such as the
+    language server passes a caching one so that unchanged files are not parsed again.
     Raises ``LoadError`` only for given paths that do not exist or cannot be read; everything
     else (imports included) is a diagnostic.
     """
@@ -215,7 +223,7 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
                                                diags)
                 continue
         texts[key] = text
-        module, parse_diags = parse_source(text, key)
+        module, parse_diags = (parse or parse_source)(text, key)
         diags.extend(parse_diags)
         source = SourceFile(key=key, text=text, module=module)
         files[key] = source

@@ -241,6 +241,7 @@ def _json_object(diag: Diagnostic) -> dict[str, Any]:
         "message": diag.message,
         "hints": list(diag.hints),
         "related": [{**_span_fields(r.span), "message": r.message} for r in diag.related],
+        **({"policy": diag.policy} if diag.policy else {}),
     }
 
 
@@ -282,6 +283,22 @@ def _rule(code: str, level: str) -> dict[str, Any]:
         "help": {"text": explanation},
         "defaultConfiguration": {"level": level},
     }
+
+
+def _rule_id(diag: Diagnostic) -> str:
+    """Policy violations get one rule per policy (``SL800/std.no_latest_tag``), so that code
+    scanning groups and explains them by policy; everything else one rule per code."""
+    return f"{diag.code}/{diag.policy}" if diag.policy else diag.code
+
+
+def _policy_rule(rule_id: str, level: str, help_text: str | None) -> dict[str, Any]:
+    code, policy = rule_id.split("/", 1)
+    rule = _rule(code, level)
+    text = help_text or f"Policy {policy} (see its declaration)."
+    return {**rule, "id": rule_id, "name": _rule_name(policy) or rule["name"],
+            "shortDescription": {"text": f"policy {policy}"},
+            "fullDescription": {"text": text},
+            "help": {"text": f"{text}\n\n{rule['help']['text']}"}}
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:/")
@@ -337,19 +354,24 @@ def render_sarif(diags: Sequence[Diagnostic], tool_version: str) -> str:
     because span columns count characters, not the UTF-16 units SARIF assumes otherwise.
     """
     levels: dict[str, Severity] = {}
+    helps: dict[str, str | None] = {}
     for d in diags:
-        known = levels.get(d.code)
+        rid = _rule_id(d)
+        known = levels.get(rid)
         if known is None or _RANK[d.severity] < _RANK[known]:
-            levels[d.code] = d.severity
+            levels[rid] = d.severity
+        if d.policy:
+            helps[rid] = d.policy_help
     codes = sorted(levels)
     index = {code: i for i, code in enumerate(codes)}
-    rules = [_rule(code, _SARIF_LEVEL[levels[code]]) for code in codes]
+    rules = [_policy_rule(rid, _SARIF_LEVEL[levels[rid]], helps[rid]) if rid in helps
+             else _rule(rid, _SARIF_LEVEL[levels[rid]]) for rid in codes]
 
     results = []
     for d in diags:
         result: dict[str, Any] = {
-            "ruleId": d.code,
-            "ruleIndex": index[d.code],
+            "ruleId": _rule_id(d),
+            "ruleIndex": index[_rule_id(d)],
             "level": _SARIF_LEVEL[d.severity],
             "message": {"text": _with_hints(d)},
             "locations": [{"physicalLocation": _physical(d.span)}],

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from schema_util import LAYOUT, compile_folder, run_cli, write_spec
+from schema_util import LAYOUT, compile_folder, pinned_quickstart, run_cli, write_spec
 
 from conftest import EXAMPLES, ROOT, unavailable
 from setlist import lockfile
@@ -89,17 +89,6 @@ def test_image_name():
         "registry.example.com:5000/a/b"
     assert image_name("shop-web") == "shop-web"
     assert image_name("ghcr.io/x/y:1") == "ghcr.io/x/y"
-
-
-def pinned_quickstart() -> str:
-    """The quickstart spec with api and web pinned (as the lock pins them only in dev)."""
-    text = (EXAMPLES / "quickstart" / "setlist.setlist").read_text(encoding="utf-8")
-    for line, pin in [('  platforms   = ["linux/amd64", "linux/arm64"]\n',
-                       '  tag         = "1.4.2"\n'),
-                      ("  allow_tags = /^main-[0-9a-f]{7}$/\n", '  tag        = "main-3f9c2ab"\n')]:
-        assert text.count(line) == 1, line
-        text = text.replace(line, line + pin)
-    return text
 
 
 def test_quickstart_overlays_build_with_the_pinned_images(kubectl, tmp_path):

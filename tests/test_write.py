@@ -16,7 +16,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from schema_util import FLEET, YAML11, Loader, compile_folder, rendered, run_cli, tree, write_spec
+from schema_util import (
+    FLEET,
+    YAML11,
+    Loader,
+    compile_folder,
+    pinned_quickstart,
+    rendered,
+    run_cli,
+    tree,
+    write_spec,
+)
 
 from conftest import EXAMPLES
 from setlist.compile import Document
@@ -41,17 +51,6 @@ def drop_block(text: str, head: str) -> str:
     start = text.index(head)
     end = text.index("\n}\n", start) + 3
     return text[:start] + text[end:]
-
-
-def pinned_quickstart() -> str:
-    """The quickstart spec with api and web pinned (1.4.2, main-3f9c2ab) as they were before
-    the example resolved them: these tests edit the pins, and compile reads no lock."""
-    text = (EXAMPLES / "quickstart" / "setlist.setlist").read_text(encoding="utf-8")
-    text = replace_once(text, '  platforms   = ["linux/amd64", "linux/arm64"]\n',
-                        '  platforms   = ["linux/amd64", "linux/arm64"]\n'
-                        '  tag         = "1.4.2"\n')
-    return replace_once(text, "  allow_tags = /^main-[0-9a-f]{7}$/\n",
-                        '  allow_tags = /^main-[0-9a-f]{7}$/\n  tag        = "main-3f9c2ab"\n')
 
 
 QUICKSTART = pinned_quickstart()

@@ -39,6 +39,10 @@ def check(project: Project) -> Spec:
     check_output_names(ctx, spec)
     check_in_cluster_updates(ctx, spec)
     check_policy_refs(ctx, ev)
+    from ..policy import check_policies
+
+    project.policies = check_policies(
+        ctx, ev, spec, evaluate=not any(d.code.startswith("SL1") for d in project.diagnostics))
     ev.check_unused_constants()
     check_unused_imports(ctx)
     project.diagnostics.extend(ctx.diags)

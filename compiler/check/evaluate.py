@@ -22,6 +22,7 @@ TYPE_WORDS = {"name": "a name", "attr": "a reference", "index": "an index expres
               "call": "a call", "str": "a string", "int": "a number", "bool": "a boolean",
               "none": "none", "duration": "a duration", "date": "a date",
               "regex": "a regular expression", "list": "a list", "map": "a map",
+              "comprehension": "a list comprehension",
               "binary": "an expression", "not": "a condition", "exists": "a condition",
               "as": "an 'as' alias"}
 
