@@ -904,3 +904,17 @@ def lsp(stdio: bool) -> None:
     from .lsp.server import serve
 
     serve()
+
+
+# Commands that live in their own modules; each module imports only click at load time, so
+# `setlist --help` stays fast.
+def _register() -> None:
+    from .importer import import_cmd
+    from .newenv import new_group
+    from .scaffold import init_cmd
+
+    for command in (init_cmd, new_group, import_cmd):
+        main.add_command(command)
+
+
+_register()
