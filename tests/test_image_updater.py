@@ -606,3 +606,33 @@ def test_image_updater_output(snapshot):
              if "/image-updaters/" in path or "/shop/overlays/dev/" in path
              or "/shop/overlays/lab/" in path}
     assert texts == snapshot
+
+
+def test_argocd_write_back_is_not_undone_by_the_applicationset_or_the_root_app(validator):
+    """Image Updater's argocd method writes Kustomize image overrides into the Applications:
+    the ApplicationSet of such an environment ignores that field of the Applications it
+    generates, and the root app ignores (and keeps, when syncing) it on the Applications it
+    syncs directly; environments Image Updater updates through git, or Setlist, do not."""
+    _, result = compiled()
+    docs = {d.path.rsplit("/", 1)[-1]: d.content for d in result.documents
+            if "/applicationsets/" in d.path or d.path.endswith("root.yaml")}
+    pointer = {"jsonPointers": ["/spec/source/kustomize/images"]}
+    assert docs["shop-prod-eu.yaml"]["spec"]["ignoreApplicationDifferences"] == [pointer]
+    assert docs["jobs-prod-eu.yaml"]["spec"]["ignoreApplicationDifferences"] == [pointer]
+    for name in ("shop-dev.yaml", "shop-prod.yaml", "shop-qa.yaml"):
+        assert "ignoreApplicationDifferences" not in docs[name]["spec"]
+    from schema_util import load_crd_validators, schema_errors
+
+    crds = load_crd_validators()
+    for doc in docs.values():
+        assert schema_errors(crds[doc["kind"]], doc) == []
+    root = docs["root.yaml"]["spec"]
+    assert root["ignoreDifferences"] == [{"group": "argoproj.io", "kind": "Application",
+                                          **pointer}]
+    assert root["syncPolicy"]["syncOptions"] == ["RespectIgnoreDifferences=true"]
+    without_lab = SPEC.replace("deploy    = [dev, prod, prod-eu, lab, edge, qa]",
+                               "deploy    = [dev, prod, prod-eu, edge, qa]")
+    _, result = compiled(without_lab)
+    root = {d.path.rsplit("/", 1)[-1]: d.content for d in result.documents}["root.yaml"]
+    assert "ignoreDifferences" not in root["spec"]
+    assert "syncOptions" not in root["spec"]["syncPolicy"]

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from .. import spec as s
 from ..diagnostics import Diagnostic, Related, error, warning
 from ..plan import ImageVersion, Plan
-from .argocd import app_project, application_set, applications, root_application
+from .argocd import (
+    app_project,
+    application_set,
+    applications,
+    argocd_write_back,
+    root_application,
+)
 from .documents import Document, go_duration, header
 from .imageupdater import image_updater, pull_request_provider
 from .kustomize import overlay
@@ -72,8 +78,11 @@ def compile_plan(plan: Plan) -> CompileResult:
 
     for env in spec.environments:
         result.diagnostics.extend(_in_cluster_warnings(env, gitops, spec.apps))
-    docs.append(Document(layout.under_argocd("root.yaml"), root_application(gitops,
-                                                                            layout.argocd),
+    deployed = {env for app in spec.apps for env in app.deploy}
+    static_in_cluster = any(argocd_write_back(e) and e.static_clusters and e.name in deployed
+                            for e in spec.environments)
+    docs.append(Document(layout.under_argocd("root.yaml"),
+                         root_application(gitops, layout.argocd, static_in_cluster),
                          header=generated))
     projects: dict[str, list[s.App]] = {}
     for app in spec.apps:

@@ -117,6 +117,11 @@ def application_set(app: s.App, env: s.Environment, gitops: s.GitOps, overlay_di
         appset_sync["applicationsSync"] = env.applications_sync
     if appset_sync:
         spec["syncPolicy"] = appset_sync
+    if argocd_write_back(env):
+        # Image Updater's argocd write-back sets the generated Application's Kustomize image
+        # overrides; without this the ApplicationSet controller puts its template back and
+        # every update is undone at its next reconcile (Argo CD 2.9+).
+        spec["ignoreApplicationDifferences"] = [{"jsonPointers": [KUSTOMIZE_IMAGES]}]
     template_spec: dict[str, Any] = {
         "project": app.project,
         "source": _source(gitops, overlay_dir),
@@ -204,16 +209,35 @@ def app_project(project: str, apps: list[s.App], envs: dict[str, s.Environment],
             "metadata": _metadata(project, gitops.namespace, labels), "spec": spec}
 
 
-def root_application(gitops: s.GitOps, argocd_dir: str) -> dict[str, Any]:
-    """The app-of-apps: one Application that syncs every generated Argo CD document."""
+KUSTOMIZE_IMAGES = "/spec/source/kustomize/images"
+
+
+def argocd_write_back(env: s.Environment) -> bool:
+    """Image Updater writes this environment's versions into the Applications themselves."""
+    return env.updates.kind == "in_cluster" and env.updates.write_method == "argocd"
+
+
+def root_application(gitops: s.GitOps, argocd_dir: str,
+                     static_in_cluster: bool = False) -> dict[str, Any]:
+    """The app-of-apps: one Application that syncs every generated Argo CD document.
+
+    ``static_in_cluster``: some Application the root app syncs directly is updated by Image
+    Updater's argocd write-back; the root app then leaves its Kustomize image overrides
+    alone, in the diff and when it syncs (RespectIgnoreDifferences), instead of undoing
+    them with self-heal."""
     labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+    sync: dict[str, Any] = {"automated": {"prune": True, "selfHeal": True}}
+    spec: dict[str, Any] = {
+        "project": "default",
+        "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch,
+                   "path": argocd_dir,
+                   "directory": {"recurse": True, "exclude": "root.yaml"}},
+        "destination": {"server": IN_CLUSTER_SERVER, "namespace": gitops.namespace},
+        "syncPolicy": sync,
+    }
+    if static_in_cluster:
+        spec["ignoreDifferences"] = [{"group": "argoproj.io", "kind": "Application",
+                                      "jsonPointers": [KUSTOMIZE_IMAGES]}]
+        sync["syncOptions"] = ["RespectIgnoreDifferences=true"]
     return {"apiVersion": API_VERSION, "kind": "Application",
-            "metadata": _metadata(gitops.root_app, gitops.namespace, labels),
-            "spec": {
-                "project": "default",
-                "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch,
-                           "path": argocd_dir,
-                           "directory": {"recurse": True, "exclude": "root.yaml"}},
-                "destination": {"server": IN_CLUSTER_SERVER, "namespace": gitops.namespace},
-                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
-            }}
+            "metadata": _metadata(gitops.root_app, gitops.namespace, labels), "spec": spec}
