@@ -33,7 +33,7 @@ from .lockfile import Lock, LockEntry
 from .plan import deployments
 
 __all__ = ["ApplyError", "ApplyOptions", "ApplyResult", "TEMPLATE_VARIABLES", "apply",
-           "lock_delta", "merge_lock"]
+           "contested", "lock_delta", "merge_lock"]
 
 DEFAULT_TEMPLATE = "setlist: {summary}\n\n{changes}"
 TEMPLATE_VARIABLES = ("summary", "changes", "images", "envs", "spec_hash", "lock_hash",
@@ -92,6 +92,28 @@ class ApplyResult:
 def lock_delta(desired: Lock, base: Lock) -> dict[tuple[str, str], LockEntry]:
     """What this run changes: the entries of ``desired`` that differ from ``base``."""
     return {k: v for k, v in desired.entries.items() if base.get(*k) != v}
+
+
+def _decided(entry: LockEntry) -> tuple[str, str, str, str]:
+    """When a version was decided (``since``: the resolve or promotion that chose it), then a
+    fixed order of what it names, so that any two entries compare the same on every writer."""
+    return (entry.since or "", entry.created or "", entry.tag or "", entry.digest or "")
+
+
+def contested(delta: Mapping[tuple[str, str], LockEntry], base: Lock, remote: Lock
+              ) -> dict[tuple[str, str], LockEntry]:
+    """``delta`` without the entries another writer changed too, since ``base`` (the lock this
+    run started from), with a later decision than ours. Two writers that change the same image
+    in the same environment at once thus end on the later decision whichever lands last:
+    the outcome depends on what was decided, not on who pushed first."""
+    out = {}
+    for key, ours in delta.items():
+        theirs = remote.get(*key)
+        if theirs is not None and theirs != base.get(*key) and theirs != ours and \
+                _decided(theirs) > _decided(ours):
+            continue
+        out[key] = ours
+    return out
 
 
 def merge_lock(remote: Lock, delta: Mapping[tuple[str, str], LockEntry],
@@ -223,20 +245,23 @@ def apply(project, desired: Lock | None, options: ApplyOptions, *,  # noqa: ANN0
     try:
         with cached_clone(options.repo, environ) as repo:
             delta: dict[tuple[str, str], LockEntry] | None = None
+            base = Lock()
             for attempt in range(1, options.max_attempts + 1):
                 head = repo.fetch(options.branch)
                 repo.reset_to(head, options.branch)
                 remote = _read_lock(repo, lock_rel)
                 if delta is None:
+                    base = remote
                     if resolver is not None:  # resolved against the repository's lock
                         delta = lock_delta(resolver(remote), remote)
                     elif desired is not None:
                         delta = _unseen(repo, lock_rel, lock_delta(desired, remote))
                     else:
                         delta = {}
-                if not delta and options.lock_changes_only:
+                mine = contested(delta, base, remote)
+                if not mine and options.lock_changes_only:
                     return ApplyResult("unchanged", attempts=attempt, lock=remote)
-                merged = merge_lock(remote, delta, deployed)
+                merged = merge_lock(remote, mine, deployed)
                 result = project.compile(merged)
                 errors = [d for d in result.diagnostics if d.severity.value == "error"]
                 if errors:

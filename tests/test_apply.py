@@ -325,3 +325,37 @@ def test_a_token_reaches_git_through_askpass_and_nowhere_else(tmp_path):
                     assert SECRET.encode() not in path.read_bytes(), path
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("ours_is_later", [False, True])
+def test_the_later_decision_wins_whichever_writer_lands_last(daemon, tmp_path, ours_is_later):
+    """Two writers change api in dev at once. Theirs lands between our read of the
+    repository and our push, so our push is refused and retried on top of theirs: the entry
+    decided later (`since`) is the one that stays, whoever pushed last."""
+    from setlist.apply import ApplyOptions
+    from setlist.apply import apply as run_apply
+    from setlist.project import load
+
+    name = f"decided-{ours_is_later}.git"
+    url = daemon.bare(name, seed=SEED)
+    assert apply(project(tmp_path / "base", url, lock_with()),
+                 cache=tmp_path / "cache-base").returncode == 0
+    early, late = "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"
+    ours = entry("api", "1.7.0").model_copy(update={"since": late if ours_is_later else early})
+    theirs = entry("api", "1.8.0").model_copy(
+        update={"since": early if ours_is_later else late})
+    other = project(tmp_path / "other", url, lock_with().with_entries({("api", "dev"): theirs}))
+    mine = load([str(project(tmp_path / "mine", url))])
+
+    def resolver(remote: Lock) -> Lock:
+        landed = apply(other, cache=tmp_path / "cache-other")
+        assert landed.returncode == 0, landed.stderr
+        return remote.with_entries({("api", "dev"): ours})
+
+    result = run_apply(mine, None, ApplyOptions(repo=url, branch="main"),
+                       environ=environ(tmp_path / "cache-mine"), resolver=resolver,
+                       sleep=lambda seconds: None)
+    assert result.attempts == 2  # the first push was refused
+    final = lockfile.parse(show(daemon.path(name), "main", "setlist.lock")).get("api", "dev")
+    assert final == (ours if ours_is_later else theirs)
+    assert result.status == ("committed" if ours_is_later else "unchanged")
