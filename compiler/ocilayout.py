@@ -114,7 +114,8 @@ class LayoutClient(ImageMetadata):
                 tags.append(tag)
         if not tags:
             raise RegistryError(self.host, repository, self._why(
-                f"repository {repository} not found (no ref name in index.json names it)"))
+                f"repository {repository} not found (no ref name in index.json names it)"),
+                not_found=True)
         return tags
 
     def manifest(self, repository: str, reference: str) -> Manifest:
@@ -129,7 +130,7 @@ class LayoutClient(ImageMetadata):
             found = [d for _, tag, d in self._entries(repository) if tag == reference]
             if not found:
                 raise RegistryError(self.host, image, self._why(
-                    f"tag {reference} not found in index.json"))
+                    f"tag {reference} not found in index.json"), not_found=True)
             descriptor = found[0]
             digest = descriptor["digest"]
         else:

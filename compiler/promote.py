@@ -143,7 +143,7 @@ def has_signature(client, repository: str, digest: str) -> bool:  # noqa: ANN001
         client.manifest(repository, f"{algorithm}-{hexdigest}.sig")
         return True
     except RegistryError as exc:
-        if "not found" not in exc.reason and "not in" not in exc.reason:
+        if not exc.not_found:
             raise
     referrers = getattr(client, "referrers", None)
     if referrers is None:

@@ -374,7 +374,7 @@ class RegistryClient(Transport, ImageMetadata):
             response = self._get(url, _image(repository, digest), self.max_manifest_bytes,
                                  "referrers", accept="application/vnd.oci.image.index.v1+json")
         except RegistryError as exc:
-            if "HTTP 404" in exc.reason:
+            if exc.not_found:
                 return []
             raise
         found = self._json(response.body, _image(repository, digest), "referrers")

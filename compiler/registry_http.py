@@ -78,10 +78,14 @@ class RegistryError(Exception):
     text never contains credentials.
     """
 
-    def __init__(self, registry: str, image: str | None, reason: str) -> None:
+    def __init__(self, registry: str, image: str | None, reason: str, *,
+                 not_found: bool = False) -> None:
         self.registry = registry
         self.image = image
         self.reason = reason
+        # The registry says the thing asked for does not exist (HTTP 404, or absent from an
+        # OCI layout): an answer, not a failure, for callers probing for it.
+        self.not_found = not_found
         where = f"{registry}/{image}" if image else registry
         super().__init__(f"registry {where}: {reason}")
 
@@ -235,7 +239,8 @@ class Transport:
                     continue
             if response.status == 200:
                 return response
-            raise RegistryError(self.host, image, self._failure(response, what))
+            raise RegistryError(self.host, image, self._failure(response, what),
+                                not_found=response.status == 404)
         raise RegistryError(self.host, image, f"{what}: too many redirects")
 
     def _send(self, url: str, headers: dict[str, str], image: str, limit: int,

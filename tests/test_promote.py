@@ -177,6 +177,72 @@ def test_cosign_signature_tag_in_a_real_registry(registry):
     assert not has_signature(client, "promote/signed", unsigned)
 
 
+class Referrers:
+    """A registry that implements the OCI 1.1 referrers API, which Debian's distribution
+    2.8 registry does not: cosign signatures stored as referrers (no `.sig` tag), an empty
+    index, and repositories where the API answers 404 (not implemented) or 500."""
+
+    SIGNED = "sha256:" + "1" * 64
+    UNSIGNED = "sha256:" + "2" * 64   # other referrers (an SBOM), no signature
+    NO_API = "sha256:" + "3" * 64
+    BROKEN = "sha256:" + "4" * 64
+
+    def __init__(self) -> None:
+        import json
+
+        from loopback import Loopback, reply
+
+        owner = self
+        self.paths: list[str] = []
+
+        def index(*types: str) -> bytes:
+            return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "digest": "sha256:" + "9" * 64, "size": 10, "artifactType": t}
+                for t in types]}).encode()
+
+        class Server(Loopback):
+            def answer(self, handler) -> None:  # noqa: ANN001
+                path = handler.path.split("?")[0]
+                owner.paths.append(path)
+                not_found = json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN"}]}).encode()
+                if "/manifests/" in path:       # no `.sig` tags anywhere
+                    reply(handler, 404, {"Content-Type": "application/json"}, not_found)
+                elif path.endswith(owner.SIGNED):
+                    reply(handler, 200, {"Content-Type": OCI_INDEX}, index(
+                        "application/spdx+json", "application/vnd.dev.cosign.artifact.sig.v1+json"))
+                elif path.endswith(owner.UNSIGNED):
+                    reply(handler, 200, {"Content-Type": OCI_INDEX}, index("application/spdx+json"))
+                elif path.endswith(owner.NO_API):
+                    reply(handler, 404, {"Content-Type": "text/plain"}, b"404 page not found")
+                else:
+                    reply(handler, 500, {"Content-Type": "text/plain"}, b"boom")
+
+        self.server = Server()
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def test_signatures_stored_as_oci_referrers():
+    from setlist.registry import RegistryClient, RegistryError
+
+    fake = Referrers()
+    fake.server.start()
+    try:
+        client = RegistryClient(fake.server.host, scheme="http", cache_dir=None,
+                                max_attempts=1)
+        assert has_signature(client, "app/api", Referrers.SIGNED)
+        assert not has_signature(client, "app/api", Referrers.UNSIGNED)
+        assert not has_signature(client, "app/api", Referrers.NO_API)
+        assert f"/v2/app/api/referrers/{Referrers.SIGNED}" in fake.paths
+        assert "/v2/app/api/manifests/sha256-" + "1" * 64 + ".sig" in fake.paths
+        with pytest.raises(RegistryError, match="HTTP 500"):
+            has_signature(client, "app/api", Referrers.BROKEN)
+    finally:
+        fake.server.close()
+
+
 # ================================================================ end to end
 
 
