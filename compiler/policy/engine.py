@@ -233,6 +233,8 @@ class PolicySet:
                  found: list[Violation] | None = None) -> list[Diagnostic]:
         """Every violation (and waiver problem) of the policies that apply; the violations
         no waiver covers are also appended to ``found`` when given."""
+        if not self.instances and not self.waivers:
+            return []  # nothing to evaluate: a large estate without policies pays nothing
         world = World(spec, facts, self._anchor, self._deploy_anchor)
         diags: list[Diagnostic] = []
         violations: list[Violation] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from .. import model as m
 from ..diagnostics import Span
@@ -168,8 +169,14 @@ class World:
         for reg in self.registries.values():
             reg.fields["images"] = tuple(i for i in self.images.values()
                                          if i.fields["registry"] == reg)
-        self.deployments = tuple(self._deployments())
-        self.promotions = tuple(self._promotions())
+
+    @cached_property
+    def deployments(self) -> tuple[Obj, ...]:
+        return tuple(self._deployments())
+
+    @cached_property
+    def promotions(self) -> tuple[Obj, ...]:
+        return tuple(self._promotions())
 
     def collection(self, name: str) -> tuple[Obj, ...]:
         return {"deployments": self.deployments, "promotions": self.promotions,
