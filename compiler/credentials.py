@@ -32,13 +32,13 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .ocilayout import LayoutClient
 from .registry import Credentials, RegistryClient, RegistryError
-from .registry_http import is_loopback
+from .registry_http import HostGate, is_loopback
 from .spec import Image, Registry, Spec
 
 __all__ = ["HELPER_TIMEOUT", "CredentialError", "Connection", "connection", "registry_of",
@@ -95,10 +95,10 @@ class Connection:
     source: str | None = None
     layout: str | None = None     # an OCI image layout folder read instead of the network
 
-    def client(self, timeout: float, *, throttle: Callable[[], object] | None = None
+    def client(self, timeout: float, *, throttle: HostGate | None = None
                ) -> RegistryClient | LayoutClient:
-        """A client for this host; ``throttle`` is called before every request (a rate
-        limit shared by the clients of one host; a layout has none)."""
+        """A client for this host; ``throttle`` is entered around every request (the
+        limits shared by the clients of one host; a layout has none)."""
         if self.layout is not None:
             return LayoutClient(self.layout, host=self.host)
         cls = _TokenClient if self.token else RegistryClient

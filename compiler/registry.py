@@ -54,6 +54,7 @@ from .registry_http import (
     MAX_ATTEMPTS,
     Credentials,
     DigestCache,
+    HostGate,
     RegistryError,
     Transport,
     _digest_matches,
@@ -239,8 +240,8 @@ class RegistryClient(Transport, ImageMetadata):
     waiting with ``sleep`` and jittering with ``random``. Manifests and configs are kept in
     ``cache_dir`` by digest (None: no cache), so that a tag fetched again costs a HEAD
     when it still names the same content; ``requests`` counts what was sent;
-    ``throttle`` is called before every request (a :class:`~setlist.registry_http.RateLimiter`
-    shared by the clients of one host).
+    ``throttle`` is entered around every request (a :class:`~setlist.registry_http.HostGate`
+    shared by the clients of one host: requests in flight and per second).
     """
 
     def __init__(
@@ -258,7 +259,7 @@ class RegistryClient(Transport, ImageMetadata):
         random: Callable[[], float] = _random.random,
         max_attempts: int = MAX_ATTEMPTS,
         cache_dir: str | os.PathLike[str] | None = DEFAULT_CACHE,
-        throttle: Callable[[], object] | None = None,
+        throttle: HostGate | None = None,
     ) -> None:
         super().__init__(host, scheme=scheme, insecure=insecure, ca_file=ca_file,
                          credentials=credentials, timeout=timeout, sleep=sleep,
@@ -481,21 +482,21 @@ def _relevant(image: spec.Image, tags: Iterable[str]) -> list[str]:
 
 
 def tag_infos(client: RegistryClient, image: spec.Image,
-              needs: set[str] | None = None) -> list[TagInfo]:
+              needs: set[str] | None = None, *, workers: int = 1) -> list[TagInfo]:
     """The image's tags as :class:`TagInfo`, with only the metadata ``needs`` names
     ("digest", "created", "platforms"; by default what :func:`needs_metadata` asks for).
-    Tags :func:`choose` will drop before looking at metadata get none."""
+    Tags :func:`choose` will drop before looking at metadata get none. ``workers``: how
+    many tags' metadata to fetch at once."""
     if needs is None:
         needs = needs_metadata(image.strategy, image.platforms)
     names = client.tags(image.repository)
     if not needs:
         return [TagInfo(name) for name in names]
     relevant = set(_relevant(image, names))
-    infos: list[TagInfo] = []
-    for name in names:
+
+    def info(name: str) -> TagInfo:
         if name not in relevant:
-            infos.append(TagInfo(name))
-            continue
+            return TagInfo(name)
         manifest = client.manifest(image.repository, name)
         digest = manifest.digest if "digest" in needs else None
         platforms: tuple[str, ...] | None = None
@@ -512,5 +513,15 @@ def tag_infos(client: RegistryClient, image: spec.Image,
                 platforms = (platform,) if platform else ()
             if "created" in needs:
                 created = parse_created(config.get("created"))
-        infos.append(TagInfo(name, digest=digest, created=created, platforms=platforms))
-    return infos
+        return TagInfo(name, digest=digest, created=created, platforms=platforms)
+
+    if workers <= 1 or len(relevant) <= 1:
+        return [info(name) for name in names]
+    # Many tags need their manifest and config (newest_build, platforms): fetch them
+    # concurrently. The host's gate, shared with the other images, still caps the requests
+    # in flight; the order of the result is the registry's order of tags.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(relevant)),
+                            thread_name_prefix="tags") as pool:
+        return list(pool.map(info, names))

@@ -178,7 +178,7 @@ class Transport:
         sleep: Callable[[float], object] = time.sleep,
         random: Callable[[], float] = _random.random,
         max_attempts: int = MAX_ATTEMPTS,
-        throttle: Callable[[], object] | None = None,
+        throttle: HostGate | None = None,
     ) -> None:
         if scheme not in ("http", "https"):
             raise ValueError(f"scheme must be http or https, not {scheme!r}")
@@ -192,7 +192,7 @@ class Transport:
         self.requests = 0
         self._sleep = sleep
         self._random = random
-        self._throttle = throttle  # called before every request (a shared rate limit)
+        self._throttle = throttle  # entered around every request (the host's shared limits)
         self._credentials = credentials
         self._authorization: str | None = None  # the header that last satisfied a challenge
         handlers: list[Any] = [_NoRedirect()]
@@ -282,10 +282,15 @@ class Transport:
 
     def _open(self, url: str, headers: dict[str, str], image: str, limit: int,
               what: str, *, data: bytes | None = None, head: bool = False) -> _Response:
+        if self._throttle is None:
+            return self._once(url, headers, image, limit, what, data=data, head=head)
+        with self._throttle:
+            return self._once(url, headers, image, limit, what, data=data, head=head)
+
+    def _once(self, url: str, headers: dict[str, str], image: str, limit: int,
+              what: str, *, data: bytes | None = None, head: bool = False) -> _Response:
         method = "POST" if data is not None else "HEAD" if head else "GET"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        if self._throttle is not None:
-            self._throttle()
         self.requests += 1
         try:
             raw = self._opener.open(request, timeout=self.timeout)
@@ -468,9 +473,6 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def __call__(self) -> None:
-        self.wait()
-
     def wait(self) -> None:
         with self._lock:
             now = self._clock()
@@ -478,6 +480,29 @@ class RateLimiter:
             self._next = slot + self.interval
         if slot > now:
             self._sleep(slot - now)
+
+
+class HostGate:
+    """What one registry host is asked at once, shared by every client of the host: at most
+    ``concurrency`` requests in flight, and at most ``per_second`` started per second. A
+    client enters it around each request (the wait for a slot is not part of the request's
+    timeout)."""
+
+    def __init__(self, concurrency: int, per_second: float | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.concurrency = concurrency
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._rate = RateLimiter(per_second) if per_second else None
+
+    def __enter__(self) -> HostGate:
+        self._slots.acquire()
+        if self._rate is not None:
+            self._rate.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._slots.release()
 
 
 class _UseDefault:

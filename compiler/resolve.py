@@ -51,7 +51,7 @@ from .lockfile import Lock, LockEntry
 from .ocilayout import LayoutClient
 from .plan import deployments
 from .registry import Manifest, RegistryClient, RegistryError, parse_created
-from .registry_http import RateLimiter
+from .registry_http import HostGate
 from .spec import Image, Spec, Strategy
 from .strategies import platform_provided
 
@@ -188,7 +188,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _resolve_image(image: Image, conn: Connection, timeout: float,
-                   throttle: Callable[[], object] | None = None) -> Resolution:
+                   gate: HostGate | None = None) -> Resolution:
     """List, choose, and fetch the chosen manifest. Raises RegistryError, or ValueError
     when no tag qualifies (its text is the reason).
 
@@ -200,8 +200,8 @@ def _resolve_image(image: Image, conn: Connection, timeout: float,
     from .registry import tag_infos
     from .strategies import choose
 
-    client = conn.client(timeout, throttle=throttle)
-    infos = tag_infos(client, image)
+    client = conn.client(timeout, throttle=gate)
+    infos = tag_infos(client, image, workers=gate.concurrency if gate is not None else 1)
     set_aside: list[str] = []
     while True:
         choice = choose(image.strategy, infos, allow=image.allow_tags,
@@ -300,10 +300,10 @@ def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.Path
             pool = ThreadPoolExecutor(max_workers=max(1, min(cap, len(batch))),
                                       thread_name_prefix=f"resolve-{host}")
             pools.append(pool)
-            limiter = RateLimiter(per_second) if per_second else None
+            gate = HostGate(max(1, cap), per_second)
             for image in batch:
                 futures[pool.submit(_resolve_image, image, connections[image.name], timeout,
-                                    limiter)] = image
+                                    gate)] = image
         for done, future in enumerate(as_completed(futures), 1):
             image = futures[future]
             outcome: Resolution | Failure

@@ -256,6 +256,71 @@ def test_concurrency_caps_requests_in_flight(tmp_path):
     assert 1 < server.peak <= 3
 
 
+class Builds(Tracker):
+    """One repository of ``count`` builds (a manifest and a config each), served slowly:
+    newest_build must read every build's date, which is where concurrency pays."""
+
+    def __init__(self, delay: float, count: int) -> None:
+        import hashlib
+        import json
+
+        super().__init__(delay)
+        self.files: dict[str, tuple[str, bytes]] = {}
+        tags = []
+        for n in range(count):
+            config = json.dumps({"architecture": "amd64", "os": "linux",
+                                 "created": f"2024-01-{n + 1:02d}T00:00:00Z"}).encode()
+            config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": config_digest, "size": len(config)},
+                "layers": []}).encode()
+            tag = f"build-{n:02d}"
+            tags.append(tag)
+            self.files[f"/v2/r/builds/manifests/{tag}"] = (
+                "application/vnd.oci.image.manifest.v1+json", manifest)
+            self.files[f"/v2/r/builds/blobs/{config_digest}"] = ("application/octet-stream",
+                                                                config)
+        self.files["/v2/r/builds/tags/list"] = (
+            "application/json", json.dumps({"name": "r/builds", "tags": tags}).encode())
+
+    def answer(self, handler) -> None:
+        import hashlib
+
+        with self.lock:
+            self.starts.append(time.monotonic())
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(self.delay)
+            kind, body = self.files.get(handler.path.split("?")[0], ("text/plain", b""))
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            reply(handler, 200 if body else 404,
+                  {"Content-Type": kind, "Docker-Content-Digest": digest}, body)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_one_image_reads_its_builds_concurrently_within_the_cap(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    server = Builds(delay=0.03, count=10).start()
+    try:
+        write(tmp_path / "main.setlist", GITOPS + f'registry local {{\n  host = "{server.host}"'
+              '\n  concurrency = 3\n}\nimage api {\n  repository = local / "r/builds"\n'
+              '  strategy = newest_build\n}\nenvironment dev { clusters = all }\n'
+              'app shop {\n  base = "b"\n  namespace = "shop"\n  images = [api]\n'
+              '  deploy = [dev]\n}\n')
+        result = resolve(spec_of(tmp_path), None, now=NOW, base=tmp_path)
+    finally:
+        server.close()
+    assert not result.failures, result.failures
+    assert result.lock.get("api", "dev").tag == "build-09"
+    assert len(server.starts) >= 21  # the tag list, then a manifest and a config per build
+    assert server.peak == 3
+
+
 def test_requests_per_second_spaces_requests(tmp_path):
     server = Tracker(delay=0.0).start()
     try:
