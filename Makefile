@@ -46,6 +46,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m setlist.codes > docs/diagnostics.md
+	$(BIN)/python scripts/cli_reference.py > docs/cli-reference.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
