@@ -429,7 +429,8 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
         except lockfile.LockError as exc:
             click.echo(f"setlist: error: {exc}", err=True)
             sys.exit(EXIT_SPEC)
-    result = run_resolve(spec, lock, now=datetime.now(UTC), base=project.base,
+    now = datetime.now(UTC).replace(microsecond=0)  # lock times in whole seconds
+    result = run_resolve(spec, lock, now=now, base=project.base,
                          images=set(image_names) or None, envs=set(env_names) or None,
                          offline=offline, timeout=timeout,
                          progress=ResolveProgress(sys.stderr))
@@ -747,7 +748,7 @@ def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str
     if hotfix is not None and not hotfix.strip():
         click.echo("setlist: error: --hotfix needs a reason", err=True)
         sys.exit(EXIT_USAGE)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # lock times in whole seconds
     if at:
         try:
             now = datetime.fromisoformat(at.replace("Z", "+00:00"))
