@@ -87,16 +87,20 @@ def test_like_a_registry_fed_environment_copies_its_rule(quickstart):
     assert load([str(quickstart)]).ok
 
 
-def test_every_example_takes_a_new_environment(tmp_path):
+def test_every_example_takes_a_new_environment_and_compiles(tmp_path):
     for example in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
         folder = tmp_path / example.name
         shutil.copytree(example, folder)
         project = load([str(folder)])
         model = project.spec.environments[-1].name
         before = {k: f.text for k, f in project.files.items()}
-        done = setlist("new", "env", "extra", "--like", model, "--no-compile", cwd=folder)
+        out = tmp_path / f"out-{example.name}"
+        done = setlist("new", "env", "extra", "--like", model, "-o", str(out), cwd=folder)
         assert done.returncode == 0, (example.name, done.stderr)
         edited = load([str(folder)])
+        for app in (a for a in edited.spec.apps if "extra" in a.deploy):
+            generated = [p.name for p in out.rglob(f"{app.name}-extra*.yaml")]
+            assert generated, (example.name, app.name)
         assert edited.ok and not edited.errors, [str(d) for d in edited.diagnostics]
         assert "extra" in {e.name for e in edited.spec.environments}
         assert any("extra" in a.deploy for a in edited.spec.apps)
