@@ -374,8 +374,30 @@ TOP = [
                 [{"include": "#params"}, {"include": "#policy-body"}], opens=r"{("),
     {"match": "(" + kw("use") + r")\s+(?=" + NAME_RE + ")",
      "captures": cap("keyword.declaration.use.setlist")},
-    {"match": "(" + kw("waive") + r")\s+(?=" + NAME_RE + ")",
-     "captures": cap("keyword.declaration.waive.setlist")},
+    {
+        # `waive POLICY [for KIND NAME] until DATE because "REASON"` may span lines: the
+        # region keeps `for KIND` from being read as the start of a declaration. It ends
+        # after the reason, or where a line starts a declaration that opens a body (or a
+        # keyword that starts one), which `image nothing until ...` does not.
+        "name": "meta.declaration.waive.setlist",
+        "begin": "(" + kw("waive") + r")(?=\s|$)",
+        "beginCaptures": cap("keyword.declaration.waive.setlist"),
+        "end": (r"(?<=\")|(?=^\s*(?:(?:registry|image|environment|app|promotion|policy)\s+"
+                + NAME_RE + r"\s*[{(]|(?:const|use|waive)\s+[A-Za-z_]|gitops\s*\{"
+                r"|import\s+\"))"),
+        "patterns": [
+            {"include": "#comment"},
+            {"match": "(" + kw("for") + r")(?:\s+(" + kw("app", "environment", "image",
+                                                       "registry") + r"))?",
+             "captures": cap("keyword.other.for.setlist", "support.type.kind.setlist")},
+            {"match": "^\\s*(" + kw("app", "environment", "image", "registry") + r")(?=\s)",
+             "captures": cap("support.type.kind.setlist")},
+            {"match": "(" + kw("until") + r")", "captures": cap("keyword.other.until.setlist")},
+            {"match": "(" + kw("because") + r")",
+             "captures": cap("keyword.other.because.setlist")},
+            {"include": "#expression"},
+        ],
+    },
     {"match": "(" + kw("for") + r")\s+(" + NAME + r")\s+(" + NAME + ")",
      "captures": cap("keyword.other.for.setlist", "support.type.kind.setlist",
                      "variable.other.setlist")},
