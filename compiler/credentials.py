@@ -220,7 +220,7 @@ def docker_config_credentials(host: str, environ: Mapping[str, str] | None = Non
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         return None, str(path)
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         raise CredentialError(f"credentials: {path} cannot be read as JSON") from None
     if not isinstance(data, dict):
         raise CredentialError(f"credentials: {path} is not a JSON object")
@@ -307,7 +307,7 @@ def _run_helper(program: str, server_url: str, host: str, where: str,
         user, secret = answer.get("Username", ""), answer.get("Secret", "")
         if not isinstance(user, str) or not isinstance(secret, str):
             raise ValueError
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         raise CredentialError(f"credentials: {where} answered for {host} with something "
                               "other than a credential helper's JSON (not shown)") from None
     if not secret:

@@ -29,6 +29,8 @@ SECRET_TYPE_CLUSTER = "cluster"
 SIMPLE_KEYS = ("name", "server", "labels", "annotations", "project")
 # The only Secret data keys read; everything else (config above all) is left alone.
 _SECRET_KEYS = ("name", "server", "project")
+#: Larger inventory files are refused unread (tens of thousands of clusters fit).
+MAX_INVENTORY_BYTES = 32 * 1024 * 1024
 
 
 class InventoryError(Exception):
@@ -73,10 +75,14 @@ def read_inventory(path: str | os.PathLike) -> Inventory:
         raise InventoryError(f"{shown}: no such file")
     if p.is_dir():
         raise InventoryError(f"{shown}: is a folder, not an inventory file")
+    from .yamlguard import YAMLLimitError, read_capped
+
     try:
-        text = p.read_text("utf-8")
+        text = read_capped(p, MAX_INVENTORY_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InventoryError(f"{shown}: not UTF-8 text ({exc.reason})") from None
+    except YAMLLimitError as exc:
+        raise InventoryError(f"{shown}: {exc}") from None
     except OSError as exc:
         raise InventoryError(f"{shown}: {exc.strerror}") from None
     return parse_inventory(text, shown)
@@ -86,9 +92,13 @@ def _load_yaml(text: str, source: str) -> list[Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    from .yamlguard import YAMLLimitError, load_all
+
     yaml = YAML(typ="safe", pure=True)
     try:
-        return [d for d in yaml.load_all(text) if d is not None]
+        return [d for d in load_all(yaml, text) if d is not None]
+    except YAMLLimitError as exc:
+        raise InventoryError(f"{source}: {exc}") from None
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

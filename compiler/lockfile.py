@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 LOCK_NAME = "setlist.lock"
 LOCK_VERSION = 1
+#: A larger lock is refused unread (a lock of 10,000 entries is about 3 MiB).
+MAX_LOCK_BYTES = 32 * 1024 * 1024
 HEADER = ("Written by setlist: the version each image runs in each environment.\n"
           "Commit it; do not edit it by hand.")
 
@@ -66,8 +68,14 @@ def parse(text: str, name: str = LOCK_NAME) -> Lock:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    from .yamlguard import YAMLLimitError, load_one, too_large
+
+    if len(text) > MAX_LOCK_BYTES:
+        raise LockError(f"{name}: {too_large(MAX_LOCK_BYTES)}")
     try:
-        data = YAML(typ="safe", pure=True).load(text)
+        data = load_one(YAML(typ="safe", pure=True), text)
+    except YAMLLimitError as exc:
+        raise LockError(f"{name}: {exc}") from None
     except YAMLError as exc:
         raise LockError(f"{name}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if data is None:
@@ -111,11 +119,15 @@ def _strings(entry: Any) -> Any:
 
 def read(project_dir: str | Path) -> Lock | None:
     """The project's lock, or None when there is none."""
+    from .yamlguard import YAMLLimitError, read_capped
+
     path = lock_path(project_dir)
     try:
-        text = path.read_text("utf-8")
+        text = read_capped(path, MAX_LOCK_BYTES).decode("utf-8")
     except FileNotFoundError:
         return None
+    except YAMLLimitError as exc:
+        raise LockError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError(f"{path}: cannot be read ({exc})") from None
     return parse(text, str(path))

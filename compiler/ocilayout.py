@@ -252,9 +252,9 @@ class LayoutClient(ImageMetadata):
     def _json(self, body: bytes, image: str | None, what: str) -> dict[str, Any]:
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise RegistryError(self.host, image, self._why(f"{what} is not valid JSON")) \
-                from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise RegistryError(self.host, image, self._why(
+                f"{what} is not valid JSON (or nests too deeply)")) from None
         if not isinstance(data, dict):
             raise RegistryError(self.host, image, self._why(f"{what} is not a JSON object"))
         return data

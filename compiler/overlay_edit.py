@@ -11,6 +11,9 @@ import io
 
 from .write import WriteError
 
+#: A kustomization is a few kilobytes; a larger one is refused before it is parsed.
+MAX_OVERLAY_BYTES = 1024 * 1024
+
 
 def update_overlay_images(text: bytes, images: list | None) -> bytes:
     """Bring Setlist's entries of a user's kustomization's `images:` up to date, keeping
@@ -30,10 +33,16 @@ def update_overlay_images(text: bytes, images: list | None) -> bytes:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    from .yamlguard import YAMLLimitError, load_one, too_large
+
+    if len(text) > MAX_OVERLAY_BYTES:
+        raise WriteError(too_large(MAX_OVERLAY_BYTES))
     yaml = YAML(typ="rt")
     try:
         source = text.decode("utf-8")
-        data = yaml.load(source)
+        data = load_one(yaml, source)
+    except YAMLLimitError as exc:
+        raise WriteError(str(exc)) from None
     except (YAMLError, UnicodeDecodeError) as exc:
         raise WriteError(f"is not valid YAML ({str(exc).splitlines()[0]})") from None
     if not hasattr(data, "keys"):

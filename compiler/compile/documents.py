@@ -33,6 +33,19 @@ class Document:
         return self.content if isinstance(self.content, list) else [self.content]
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` without a ``user:password@`` part: generated files are committed and read by
+    anyone with access to the config repository, so credentials never go into them (Argo
+    CD finds its repository credentials by the URL without them)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def header(sources: tuple[str, ...], owner: str) -> str:
     named = ", ".join(sources) if sources else "the spec"
     if owner == "user":

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import spec as s
 from ..plan import ImageVersion
+from .documents import without_userinfo
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
@@ -18,7 +19,7 @@ def base_reference(base: s.Base, overlay_dir: str) -> str:
     (`REPO//PATH?ref=REF`) for a base in another repository."""
     if base.repo is None:
         return posixpath.relpath(base.path or ".", overlay_dir or ".")
-    url = base.repo.rstrip("/")
+    url = without_userinfo(base.repo).rstrip("/")
     if base.path:
         url += "//" + base.path.strip("/")
     if base.ref:

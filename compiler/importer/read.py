@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 YAML_SUFFIXES = (".yaml", ".yml")
+#: A larger file is refused unread (one Argo CD export of thousands of objects fits).
+MAX_FILE_BYTES = 32 * 1024 * 1024
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__"}
 
@@ -132,8 +134,12 @@ def _yaml():
 def read_file(path: Path, display: str) -> list[Doc]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from ..yamlguard import YAMLLimitError, load_all, read_capped
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_capped(path, MAX_FILE_BYTES).decode("utf-8")
+    except YAMLLimitError as exc:
+        raise ImportReadError(f"{display}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ImportReadError(f"{display}: not UTF-8 text ({exc.reason} at byte "
                               f"{exc.start})") from None
@@ -141,7 +147,7 @@ def read_file(path: Path, display: str) -> list[Doc]:
         raise ImportReadError(f"{display}: {exc.strerror}") from None
     docs = []
     try:
-        for node in _yaml().load_all(text):
+        for node in load_all(_yaml(), text):
             if node is None:
                 continue
             line = node.lc.line + 1 if hasattr(node, "lc") else 0
@@ -154,6 +160,8 @@ def read_file(path: Path, display: str) -> list[Doc]:
         where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display
         what = " ".join(p for p in (exc.context, exc.problem) if p) or "malformed YAML"
         raise ImportReadError(f"{where}: malformed YAML: {what}") from None
+    except YAMLLimitError as exc:
+        raise ImportReadError(f"{display}: {exc}") from None
     except YAMLError as exc:
         raise ImportReadError(f"{display}: malformed YAML: {exc}") from None
     return docs
