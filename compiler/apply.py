@@ -277,15 +277,13 @@ def apply(project, desired: Lock | None, options: ApplyOptions, *,  # noqa: ANN0
                         "the config repository has changes setlist would overwrite", 1,
                         tuple(f"{p.path}: {p.message}" + (f" ({p.hint})" if p.hint else "")
                               for p in plan.problems))
-                write_files(plan, repo.path)
                 lock_text = lockfile.dump(merged) if merged.entries else None
-                lock_path = repo.path / lock_rel
-                if lock_text is not None:
-                    lock_path.parent.mkdir(parents=True, exist_ok=True)
-                    if not lock_path.exists() or lock_path.read_text("utf-8") != lock_text:
-                        lock_path.write_text(lock_text, encoding="utf-8")
-                elif lock_path.exists():
-                    lock_path.unlink()
+                try:
+                    _write_clone(repo, plan, lock_rel, lock_text, write_files)
+                except OSError as exc:  # a full disk: say where, not only the errno
+                    raise ApplyError(f"{shown_repo}: cannot write the output into the "
+                                     f"cached clone {repo.path}: {exc.strerror or exc}",
+                                     3) from None
                 candidates = sorted({c.path for c in plan.changes} | {lock_rel})
                 changed = repo.changed_paths(candidates)
                 if not changed:
@@ -355,6 +353,20 @@ def apply(project, desired: Lock | None, options: ApplyOptions, *,  # noqa: ANN0
         raise ApplyError(f"{shown_repo}: {text}", 3) from None
     except OSError as exc:
         raise ApplyError(f"{shown_repo}: {redact(str(exc), secrets)}", 3) from None
+
+
+def _write_clone(repo: Repo, plan, lock_rel: str, lock_text: str | None,  # noqa: ANN001
+                 write_files: Callable) -> None:
+    """The output and the lock into the clone's work tree (reset again by the next run, so
+    a failure half-way leaves nothing that lasts)."""
+    write_files(plan, repo.path)
+    lock_path = repo.path / lock_rel
+    if lock_text is not None:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        if not lock_path.exists() or lock_path.read_text("utf-8") != lock_text:
+            lock_path.write_text(lock_text, encoding="utf-8")
+    elif lock_path.exists():
+        lock_path.unlink()
 
 
 #: How far back the lock's history is read to tell a stale local entry from a change.

@@ -116,6 +116,11 @@ class Repo:
     def changed_paths(self, paths: Sequence[str]) -> list[str]:
         """Of ``paths``, those whose content differs from the index (new, changed or
         deleted), after staging them."""
+        # A path that is neither in the work tree nor tracked (no lock was ever written)
+        # would make `git add` fail on a pathspec that matches nothing.
+        tracked = set(self.run("ls-files", "-z", "--", *paths).stdout.split("\0")) \
+            if paths else set()
+        paths = [p for p in paths if p in tracked or os.path.lexists(self.path / p)]
         if not paths:
             return []
         self.run("add", "-A", "--", *paths)
@@ -206,6 +211,14 @@ def _askpass_script(folder: Path) -> Path:
     return path
 
 
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def cache_root(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CACHE_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".cache")
@@ -219,11 +232,20 @@ def cached_clone(url: str, environ: Mapping[str, str], *,
     lock for the duration of the ``with`` block: applies on one machine take turns."""
     root = cache_root(environ) if root is None else root
     root.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:20]
+    stored = _without_userinfo(url)
+    key = hashlib.sha256(stored.encode("utf-8")).hexdigest()[:20]
     folder = root / key
     env = dict(environ)
     if env.get(TOKEN_VARIABLE):
         env["GIT_ASKPASS"] = str(_askpass_script(root))
+    if stored != url:
+        # The clone's .git/config keeps the URL without its user info; git gets the full
+        # URL only through the environment of its own processes (a url.insteadOf rule).
+        count = int(env.get("GIT_CONFIG_COUNT") or 0)
+        env.update({"GIT_CONFIG_COUNT": str(count + 1),
+                    f"GIT_CONFIG_KEY_{count}": f"url.{url}.insteadOf",
+                    f"GIT_CONFIG_VALUE_{count}": stored})
+    url = stored
     with open(root / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -236,7 +258,9 @@ def cached_clone(url: str, environ: Mapping[str, str], *,
                 folder.mkdir()
                 repo.run("init", "--quiet")
                 repo.run("remote", "add", "origin", url)
-            else:
+            elif repo.run("remote", "get-url", "origin", check=False).stdout.strip() != url:
+                # Only when it changed: rewriting .git/config on every run fails on a full
+                # disk before git can say what is wrong (and needs no write otherwise).
                 repo.run("remote", "set-url", "origin", url)
             yield repo
         finally:

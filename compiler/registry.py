@@ -96,6 +96,8 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_TAG_PAGE_BYTES = 16 * 1024 * 1024
 #: Upper bound on tag-list pages, against a registry whose Link header loops.
 MAX_TAG_PAGES = 10_000
+#: Upper bound on a whole tag list, all pages together (a million 40-byte tags fit).
+MAX_TAG_LIST_BYTES = 64 * 1024 * 1024
 
 _REPOSITORY = re.compile(
     r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
@@ -291,9 +293,14 @@ class RegistryClient(Transport, ImageMetadata):
         seen_tags: set[str] = set()
         seen_urls: set[str] = set()
         linked = False  # once a registry paginates with Link, no Link means the end
+        received = 0
         for _ in range(MAX_TAG_PAGES):
             seen_urls.add(url)
             response = self._get(url, repository, MAX_TAG_PAGE_BYTES, "tag list")
+            received += len(response.body)
+            if received > MAX_TAG_LIST_BYTES:
+                raise RegistryError(self.host, repository, "tag list is larger than "
+                                    f"{MAX_TAG_LIST_BYTES} bytes over all its pages")
             page = self._json(response.body, repository, "tag list").get("tags") or []
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise RegistryError(self.host, repository, "tag list is malformed")
@@ -404,7 +411,7 @@ class RegistryClient(Transport, ImageMetadata):
         try:
             data = json.loads(body)
             media_type = head.decode("ascii")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return None
         if not isinstance(data, dict) or media_type not in INDEX_TYPES | IMAGE_TYPES:
             return None

@@ -435,8 +435,9 @@ class Transport:
     def _json(self, body: bytes, image: str, what: str) -> dict[str, Any]:
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise RegistryError(self.host, image, f"{what} is not valid JSON") from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise RegistryError(self.host, image, f"{what} is not valid JSON (or nests too "
+                                "deeply)") from None
         if not isinstance(data, dict):
             raise RegistryError(self.host, image, f"{what} is not a JSON object")
         return data
@@ -616,7 +617,7 @@ def _oauth_error(body: bytes) -> str:
             description = data.get("error_description")
             return data["error"] + (f" {description}" if isinstance(description, str)
                                     else "")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     return _error_detail(body)
 
@@ -628,5 +629,5 @@ def _error_detail(body: bytes) -> str:
         first = errors[0]
         return " ".join(str(first.get(k)) for k in ("code", "message") if first.get(k))
     except (ValueError, AttributeError, TypeError, IndexError, KeyError,
-            UnicodeDecodeError):
+            UnicodeDecodeError, RecursionError):
         return ""

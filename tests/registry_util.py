@@ -233,7 +233,9 @@ class Registry:
             text += AUTH_TEMPLATE.format(realm="setlist-test", path=path)
         return text
 
-    def start(self, attempts: int = 3) -> Registry:
+    def start(self, attempts: int = 3, *, port: int | None = None) -> Registry:
+        """Start serving (``port``: this one, as a registry coming back after a crash;
+        default a free one)."""
         binary = shutil.which(BINARY)
         if binary is None:
             raise RegistryStartError(f"{BINARY} is not installed")
@@ -241,7 +243,7 @@ class Registry:
         storage.mkdir(parents=True, exist_ok=True)
         problem = ""
         for attempt in range(attempts):  # another process may take the port in between
-            self.port = free_port()
+            self.port = port or free_port()
             config = self.workdir / "config.yml"
             config.write_text(self._config(storage), "utf-8")
             log_path = self.workdir / f"registry-{attempt}.log"

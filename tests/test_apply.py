@@ -359,3 +359,18 @@ def test_the_later_decision_wins_whichever_writer_lands_last(daemon, tmp_path, o
     final = lockfile.parse(show(daemon.path(name), "main", "setlist.lock")).get("api", "dev")
     assert final == (ours if ours_is_later else theirs)
     assert result.status == ("committed" if ours_is_later else "unchanged")
+
+
+def test_a_project_without_lock_entries_commits_its_output(daemon, tmp_path):
+    """Every image pinned in the spec: no lock is written, and none is staged."""
+    url = daemon.bare("nolock.git", seed=SEED)
+    folder = tmp_path / "spec"
+    text = spec_text(url).replace('strategy = semver("^1")', 'tag = "1.0.0"')
+    write(folder / "main.setlist", text)
+    done = apply(folder, cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    bare = daemon.path("nolock.git")
+    assert len(log(bare)) == 2
+    assert 'newTag: "1.0.0"' in show(bare, "main", "apps/shop/overlays/dev/kustomization.yaml")
+    files = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main").split()
+    assert "setlist.lock" not in files
