@@ -19,6 +19,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
@@ -117,11 +118,23 @@ def format_document(doc: Document) -> str:
         return _Printer(doc).file(doc.tree)
     except RecursionError:
         raise FormatError([_at_start(doc.name, "SL105", "the file nests expressions too "
-                                     "deeply to be formatted")]) from None
+                                     "deeply to be formatted",
+                                     "split long chains of and/or or deeply nested lists "
+                                     "into constants")]) from None
 
 
-def _at_start(name: str, code: str, message: str) -> Diagnostic:
-    return error(Span(file=name, line=1, column=1, end_line=1, end_column=1), code, message)
+@lru_cache(maxsize=1)
+def _keywords() -> frozenset[str]:
+    """The grammar's fixed words (``use``, ``as``, ``for``...)."""
+    from lark.lexer import PatternStr
+
+    return frozenset(t.pattern.value for t in parser().terminals
+                     if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier())
+
+
+def _at_start(name: str, code: str, message: str, *hints: str) -> Diagnostic:
+    return error(Span(file=name, line=1, column=1, end_line=1, end_column=1), code, message,
+                 *hints)
 
 
 _GAP = re.compile(r"(?P<space>[ \t\r\n\f]+)|(?P<comment>//[^\n]*)"
@@ -354,10 +367,13 @@ class _Printer:
         starts on for its documentation, even when that line begins inside the previous
         declaration: such comments are moved to stand right above the declaration."""
         text = doc.text
-        for unit in doc.units[1:]:
+        previous_line = -1
+        for k, unit in enumerate(doc.units):
             start = self.toks[unit.first].start
             line_start = text.rfind("\n", 0, start) + 1
-            if not text[line_start:start].strip():
+            # only the first declaration starting on a line is documented (the parser's rule)
+            same_line, previous_line = line_start == previous_line, line_start
+            if not k or same_line or not text[line_start:start].strip():
                 continue
             run: list[tuple[int, Comment]] = []
             expected = line_start - 1  # offset of the newline ending the line above
@@ -447,7 +463,12 @@ class _Printer:
             inner.append(item(node, k))
             if self.peek().kind == "PUNCT" and self.peek().text == sep:
                 force |= bool(self.gaps[self.i])
-                inner.append(self.take(sep)[:-1])  # its comments; the separator is redone
+                # A ';' is kept before a statement that starts with a keyword used as a name
+                # (a field `use`, an environment `as`): after an expression that word would
+                # be read as the keyword. Otherwise the separator is redone.
+                keep = sep == ";" and self.toks[self.i + 1].kind == "NAME" and \
+                    self.toks[self.i + 1].text in _keywords()
+                inner.append(self.take(sep)[:None if keep else -1])
             if sep == ",":
                 inner.append("," if k < len(items) - 1 else _IfBreak(","))
         force |= self.closing(inner, bool(items))

@@ -9,6 +9,12 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
+# Every this many paused stages a process runs, a full collection follows: a one-shot
+# command runs fewer and never pays for it, while a long-lived process (the language
+# server loads on every edit) frees the cycles its stages left behind (see below).
+FULL_COLLECTION_EVERY = 8
+_exits = 0
+
 
 @contextmanager
 def gc_paused():
@@ -19,7 +25,11 @@ def gc_paused():
 
     On resuming, what the stage built is moved to the oldest generation in one step
     (freeze and unfreeze, when nothing else is frozen): a plain resume would traverse all
-    of it at the next young collection, only to find it alive."""
+    of it at the next young collection, only to find it alive. Objects moved that way are
+    not counted towards the oldest generation's own threshold, so garbage cycles among
+    them would stay for good; every ``FULL_COLLECTION_EVERY`` stages a full collection
+    frees them."""
+    global _exits
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -30,3 +40,6 @@ def gc_paused():
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+            _exits += 1
+            if _exits % FULL_COLLECTION_EVERY == 0:
+                gc.collect()

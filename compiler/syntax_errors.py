@@ -104,7 +104,9 @@ def _context(full: str, pos: int) -> tuple[str | None, str | None]:
     mt = re.match(r"^\s*([A-Za-z_][\w-]*)\s*=", line)
     if mt:
         field = mt.group(1)
-    mt = re.search(r"([A-Za-z_][\w-]*\s*=|\S+)\s*$", line)
+    # Only the end of the line matters ("after" shows at most 30 characters); searching a
+    # long line from every position would take quadratic time.
+    mt = re.search(r"([A-Za-z_][\w-]*\s*=|\S+)\s*$", line[-200:])
     after = mt.group(1) if mt else None
     if after and len(after) > 30:
         after = after[-30:]

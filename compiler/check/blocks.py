@@ -297,6 +297,14 @@ def _rel_path(ev: Evaluator, e: m.Expr, f: str) -> str | None:
             if "://" in text else "write a path relative to the repository root"
         ev.ctx.error(e.span, "SL302", f"'{text}' is not a relative folder path", hint)
         return None
+    odd = next((ch for ch in text if ch == "\\" or not ch.isprintable()), None)
+    if odd is not None:
+        # A NUL cannot be in a file name at all; line breaks, other control characters
+        # and backslashes (a separator elsewhere) only ever make confusing paths.
+        ev.ctx.error(e.span, "SL302", f"the folder path holds U+{ord(odd):04X} "
+                     f"({'a backslash' if odd == chr(92) else 'a control character'})",
+                     "folder paths are written with '/' and printable characters")
+        return None
     return text.strip("/")
 
 

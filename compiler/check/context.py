@@ -147,9 +147,18 @@ class Context:
         broken = {d.span.file for d in self.project.diagnostics if d.code.startswith("SL1")}
         if not broken:
             return False
-        pattern = re.compile(rf"(?m)^[ \t]*{kind}[ \t]+{re.escape(name)}(?![\w-])")
-        return any(pattern.search(self.project.files[key].text)
-                   for key in broken if key in self.project.files)
+        pattern = re.compile(rf"(?m)^[ \t]*({kind})[ \t]+{re.escape(name)}(?![\w-])")
+        for key in broken:
+            source = self.project.files.get(key)
+            if source is None:
+                continue
+            # Text inside a declaration that did parse (`waive p for image x`, a line of a
+            # string) is not a broken declaration, wherever its line breaks fall.
+            parsed = [(d.span.start, d.span.end) for d in source.module.decls]
+            for mt in pattern.finditer(source.text):
+                if not any(start <= mt.start(1) < end for start, end in parsed):
+                    return True
+        return False
 
     def _unknown(self, file: str, name: str, span: Span, kind: str) -> None:
         elsewhere = [(k, e) for k, e in self.lookup_any(file, name)
