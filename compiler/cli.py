@@ -61,12 +61,12 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, color: str) -> None:
     sys.exit(EXIT_SPEC if failed else EXIT_OK)
 
 
-def _load(paths: tuple[str, ...]):
+def _load(paths: tuple[str, ...], texts=None):  # noqa: ANN001
     """Load and check a project, or exit 2 for paths that cannot be read."""
     from .project import LoadError, load
 
     try:
-        project = load(paths or (".",))
+        project = load(paths or (".",), overrides=texts)
     except LoadError as exc:
         click.echo(f"setlist: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -88,11 +88,11 @@ def _report(diags, sources, color: str = "auto") -> None:
 
 
 def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
-              offline: bool = False):
+              offline: bool = False, texts=None):  # noqa: ANN001
     """Load, check, (resolve,) and compile; print diagnostics; exit 1 when the spec has
     errors. Returns the project, the compile result and the resolution (None unless
-    ``resolve``)."""
-    project = _load(paths)
+    ``resolve``). ``texts``: the root files' texts, already read (the compile cache's)."""
+    project = _load(paths, texts)
     if _blocked(project, fresh=resolve):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
@@ -104,7 +104,7 @@ def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
     return project, result, resolution
 
 
-def _write_plan(project, result, out: str, force: bool):
+def _write_plan(project, result, out: str, force: bool, trusted=None):  # noqa: ANN001
     from pathlib import Path
 
     from .write import WriteError, plan_writes
@@ -112,7 +112,7 @@ def _write_plan(project, result, out: str, force: bool):
     # The manifest sits at a fixed place below OUTPUT whatever gitops.path says, so that
     # moving the output (a new `path`) removes what the old layout wrote.
     try:
-        return plan_writes(result.documents, Path(out), force=force)
+        return plan_writes(result.documents, Path(out), force=force, trusted=trusted)
     except WriteError as exc:
         click.echo(f"setlist: error: {exc}", err=True)
         sys.exit(EXIT_EXTERNAL)
@@ -159,14 +159,26 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
     """
     from pathlib import Path
 
-    from .write import WriteError, apply
-
     if offline and not resolve_first:
         click.echo("setlist: error: --offline only applies with --resolve", err=True)
         sys.exit(EXIT_USAGE)
+    # The compile cache (setlist.cache) for a plain compile: replay a run whose inputs and
+    # output are unchanged, else compile without re-reading the files it vouches for.
+    inputs = None if check_only or force or resolve_first else _cache_inputs(paths)
+    record = None
+    if inputs is not None:
+        from .cache import recall_output
+
+        record = recall_output(Path(out))
+        if record is not None and _replayed(inputs, record, out, color):
+            return
     project, result, resolution = _compiled(paths, color, resolve=resolve_first,
-                                            offline=offline)
-    plan = _write_plan(project, result, out, force)
+                                            offline=offline,
+                                            texts=inputs.texts if inputs else None)
+    from .write import WriteError, apply
+
+    plan = _write_plan(project, result, out, force,
+                       record.trusted(Path(out)) if record is not None else None)
     if check_only:
         stale_lock = resolution is not None and resolution.changed
         if plan.clean and not stale_lock:
@@ -196,6 +208,72 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
                        err=True)
             sys.exit(EXIT_EXTERNAL)
     click.echo(f"{out}: {plan.summary()}")
+    if inputs is not None:
+        _remember(inputs, project, result, plan, Path(out))
+
+
+def _cache_inputs(paths: tuple[str, ...]):
+    """The compile cache's key for these paths (reading the root files and the lock), or
+    None when caching is off or the paths cannot be read (the normal path reports it)."""
+    from pathlib import Path
+
+    from . import cache
+    from .project import LoadError, _base_of, discover
+
+    if cache.folder() is None:
+        return None
+    paths = paths or (".",)
+    try:
+        roots = discover(paths)
+        lock = _lock_bytes(Path(_base_of(paths), cache.LOCK_NAME))
+        return cache.inputs(paths, roots, lock) if roots else None
+    except (LoadError, OSError):
+        return None
+
+
+def _lock_bytes(path) -> bytes | None:  # noqa: ANN001
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _replayed(inputs, record, out: str, color: str) -> bool:  # noqa: ANN001
+    """Print what the recorded run printed when the output holds exactly its files."""
+    import pickle
+    from pathlib import Path
+
+    from .cache import MANIFEST, recall_run
+
+    found = recall_run(inputs)
+    if found is None:
+        return False
+    run, extra = found
+    if not record.holds(Path(out), run, MANIFEST):
+        return False
+    diags = pickle.loads(run.diagnostics)
+    if diags:
+        _report(diags, {**inputs.texts, **extra}, color)
+    click.echo(f"{out}: 0 created, 0 updated, 0 removed, {len(run.documents)} unchanged")
+    return True
+
+
+def _remember(inputs, project, result, plan, root) -> None:  # noqa: ANN001
+    """Record the run and what the output now holds, for the next compile."""
+    from . import cache, lockfile
+
+    try:
+        if _lock_bytes(lockfile.lock_path(project.base)) != inputs.lock:
+            return  # the lock changed while compiling: the key would not describe the run
+    except OSError:
+        return
+    documents = [(d.path, d.owner, plan.hashes[d.path]) for d in result.documents
+                 if d.path in plan.hashes]
+    run = None
+    if plan.pristine and len(documents) == len(result.documents):
+        run = cache.remember_run(inputs, documents, project.diagnostics + result.diagnostics,
+                                 project.sources)
+    cache.remember_output(root, plan.hashes, run)
 
 
 def _write_lock_then(project, resolution, write_output) -> None:

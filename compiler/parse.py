@@ -58,15 +58,9 @@ def parser() -> Lark:
 
 
 def _cache_dir() -> str | None:
-    if os.environ.get("SETLIST_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "setlist")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK) else None
+    from .cache import base_folder
+
+    return base_folder()
 
 
 @dataclass
@@ -225,10 +219,15 @@ def _attach_docs(decls: list, comments: tuple[m.Comment, ...], text: str) -> lis
         if text[line_start:c.span.start].strip() == "":
             by_line[c.span.line] = c.text
     out = []
+    lines_seen: set[int] = set()
     for d in decls:
+        # Of several declarations starting on one line only the first is documented: the
+        # formatter puts each on a line of its own and the comments above the first.
+        first_on_line = d.span.line not in lines_seen
+        lines_seen.add(d.span.line)
         line = d.span.line - 1
         doc_lines = []
-        while line in by_line:
+        while first_on_line and line in by_line:
             doc_lines.append(by_line[line])
             line -= 1
         if doc_lines:

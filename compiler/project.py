@@ -11,12 +11,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import model as m
-from .diagnostics import Diagnostic, Severity, Span, error, sort_diagnostics
 from .gcpause import gc_paused
-from .parse import parse_source
-from .spec import Spec
+
+if TYPE_CHECKING:
+    from . import model as m
+    from .diagnostics import Diagnostic
+    from .spec import Spec
+
+# The syntax tree, diagnostics, parser and spec are imported where they are used: finding
+# and reading spec files (discover, display_path) must stay cheap for the compile cache,
+# which may answer a compile without loading anything.
 
 STD_PREFIX = "std/"
 # Prefix of the target recorded for an import that failed (SL204): names no loaded file.
@@ -53,10 +59,14 @@ class Project:
 
     @property
     def errors(self) -> list[Diagnostic]:
+        from .diagnostics import Severity
+
         return [d for d in self.diagnostics if d.severity is Severity.ERROR]
 
     @property
     def warnings(self) -> list[Diagnostic]:
+        from .diagnostics import Severity
+
         return [d for d in self.diagnostics if d.severity is Severity.WARNING]
 
     @property
@@ -84,6 +94,7 @@ class Project:
         ``lock`` (a ``setlist.lockfile.Lock``) when given, else from `setlist.lock` in the
         project folder when there is one."""
         from . import lockfile
+        from .diagnostics import Span, error
         from .plan import NOWHERE, build_plan
 
         assert self.spec is not None
@@ -153,7 +164,7 @@ def _std_text(key: str) -> str | None:
     node = resources.files("setlist.stdlib").joinpath("std", name)
     try:
         return node.read_text("utf-8")
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (OSError, ValueError):  # no such module, a name too long, a NUL in the name
         return None
 
 
@@ -179,6 +190,10 @@ def load(paths: Iterable[str | os.PathLike] = (".",), *,
     Raises ``LoadError`` only for given paths that do not exist or cannot be read; everything
     else (imports included) is a diagnostic.
     """
+    from . import model as m
+    from .diagnostics import Span, error, sort_diagnostics
+    from .parse import parse_source
+
     # Override keys name files like paths on the command line do ("./a.setlist", absolute
     # paths): normalise them to display paths so that they replace the file they name.
     overrides = {_override_key(k): t for k, t in (overrides or {}).items()}
@@ -306,6 +321,8 @@ def _unreadable_import(source: SourceFile, alias: str, reason: str,
                        failed_decls: dict[tuple[str, str], m.Import],
                        diags: list[Diagnostic]) -> None:
     """Report an import of an unreadable file and treat it as failed (like a missing one)."""
+    from .diagnostics import error
+
     decl = source.import_decls.pop(alias)
     failed_decls[(source.key, alias)] = decl
     diags.append(error(decl.path.span, "SL204",
@@ -322,6 +339,8 @@ def _override_key(key: str | os.PathLike) -> str:
 
 def _resolve_import(source: SourceFile, decl: m.Import, overrides: Mapping[str, str],
                     diags: list[Diagnostic], *, in_std: bool = False) -> str | None:
+    from .diagnostics import error
+
     raw = decl.path.text
     if not decl.path.is_plain or not raw:
         diags.append(error(decl.path.span, "SL204", "an import path must be a plain string",
@@ -349,15 +368,26 @@ def _resolve_import(source: SourceFile, decl: m.Import, overrides: Mapping[str, 
         return None
     base = Path(source.key).parent
     key = display_path(Path(os.path.normpath(base / target)))
-    if key in overrides or Path(key).is_file():
+    if key in overrides or _is_file(key):
         return key
     diags.append(error(decl.path.span, "SL204", f"cannot find '{raw}' (looked for {key})",
                        "paths are relative to the importing file's folder"))
     return None
 
 
+def _is_file(key: str) -> bool:
+    """Whether an import names a file; a path the system cannot even look up (too long, a
+    NUL in it) names none, and is reported like a missing file."""
+    try:
+        return Path(key).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _import_cycles(files: dict[str, SourceFile]) -> list[Diagnostic]:
     """Report each cycle once, at the import that closes it (in sorted file order)."""
+    from .diagnostics import error
+
     diags: list[Diagnostic] = []
     state: dict[str, int] = {}  # 1 visiting, 2 done
     stack: list[str] = []

@@ -22,16 +22,17 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from .cache import MANIFEST  # defined there: the compile cache needs no write stage
 from .compile.documents import Document
 from .gcpause import gc_paused
 
-MANIFEST = ".setlist/manifest.json"
 MANIFEST_VERSION = 1
 
 Action = Literal["create", "update", "delete"]
@@ -64,6 +65,11 @@ class WritePlan:
     # The manifest's path: written with the other changes, but never counted as a file of
     # the output (it is not listed under `unchanged` either).
     manifest: str | None = None
+    # What the output holds once the plan is applied: path -> sha256 of its bytes (the
+    # manifest included), for the compile cache's output record.
+    hashes: dict[str, str] = field(default_factory=dict)
+    # Every produced file is Setlist's own rendering, and the manifest lists exactly them.
+    pristine: bool = True
 
     @property
     def clean(self) -> bool:
@@ -96,8 +102,8 @@ def _inside(root: Path, rel: str, folders: dict[str, Path] | None = None) -> Pat
     ``folders`` remembers resolved folders for one planning or applying pass, so that
     each distinct folder costs one lstat instead of resolving every path from the root.
     """
-    if rel.startswith("/") or ".." in rel.split("/"):
-        raise WriteError(f"{rel}: refusing a path outside the output folder")
+    if rel.startswith("/") or ".." in rel.split("/") or "\\" in rel or "\0" in rel:
+        raise WriteError(f"{rel!r}: refusing a path outside the output folder")
     target = root / rel
     folders = {} if folders is None else folders
     resolved_root = _resolved(root, "", folders)
@@ -124,15 +130,38 @@ def _resolved(root: Path, folder: str, cache: dict[str, Path]) -> Path:
     return real
 
 
+#: Setlist reads every file of the output tree it would write; none of its own comes near
+#: this, and a larger one (or a FIFO, a device) is refused rather than read.
+MAX_READ_BYTES = 64 * 1024 * 1024
+
+
 def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        # Non-blocking, so that a FIFO planted in the tree cannot hang the run; never
+        # through a symbolic link that appeared after _inside looked.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) |
+                     getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return None
     except IsADirectoryError:
         raise WriteError(f"{path}: is a folder where a file should be written") from None
     except OSError as exc:
         raise WriteError(f"{path}: cannot be read ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode  # before fdopen, which refuses a folder with its own error
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise WriteError(f"{path}: is a folder where a file should be written")
+        raise WriteError(f"{path}: is not a regular file; refusing to read or replace it")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_READ_BYTES + 1)
+        except OSError as exc:
+            raise WriteError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(data) > MAX_READ_BYTES:
+        raise WriteError(f"{path}: is larger than {MAX_READ_BYTES // (1024 * 1024)} MiB; "
+                         "setlist does not read files that large")
+    return data
 
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}").fullmatch
@@ -147,7 +176,7 @@ def read_manifest(root: Path, manifest_rel: str = MANIFEST) -> dict[str, dict[st
         return {}
     try:
         parsed = json.loads(data)
-    except ValueError:  # UnicodeDecodeError included
+    except (ValueError, RecursionError):  # UnicodeDecodeError included; too deeply nested
         parsed = None
     files = parsed.get("files") if isinstance(parsed, dict) else None
     if not isinstance(files, dict):
@@ -201,9 +230,14 @@ def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
 
 @gc_paused()
 def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = False,
-                manifest_rel: str = MANIFEST) -> WritePlan:
-    """What writing ``documents`` below ``root`` would change, without changing anything."""
+                manifest_rel: str = MANIFEST,
+                trusted: Mapping[str, str] | None = None) -> WritePlan:
+    """What writing ``documents`` below ``root`` would change, without changing anything.
+
+    ``trusted`` maps paths to the SHA-256 of bytes known to be in those files (the compile
+    cache's output record): a file whose new rendering has that hash is not read again."""
     plan = WritePlan(manifest=manifest_rel)
+    trusted = trusted or {}
     manifest = read_manifest(root, manifest_rel)
     entries: dict[str, dict[str, str]] = {}
     produced: set[str] = set()
@@ -218,13 +252,15 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
             continue
         produced.add(doc.path)
         target = _inside(root, doc.path, folders)
-        old = _read(target)
+        fresh = render(doc)
+        digest = sha256(fresh)
+        old = fresh if trusted.get(doc.path) == digest else _read(target)
         recorded = manifest.get(doc.path)
         pristine = True
         if doc.owner == "user":
-            new, pristine = _overlay_bytes(doc, old, recorded, plan)
+            new, pristine = _overlay_bytes(doc, old, recorded, plan, fresh)
         else:
-            new = render(doc)
+            new = fresh
             if old is not None and old != new and not force:
                 if recorded is None:
                     plan.problems.append(Problem(
@@ -235,10 +271,14 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
                         doc.path, "was edited by hand since setlist wrote it",
                         "put the change into the spec, or pass --force to discard the edit"))
         if new is None:
+            plan.pristine = False
             continue
-        entries[doc.path] = {"sha256": sha256(new), "owner": doc.owner}
+        entries[doc.path] = {"sha256": digest if new is fresh else sha256(new),
+                             "owner": doc.owner}
         if not pristine:
             entries[doc.path]["edited"] = "true"
+            plan.pristine = False
+        plan.hashes[doc.path] = entries[doc.path]["sha256"]
         _record(plan, doc.path, old, new)
     for path in sorted(set(manifest) - produced):
         target = _inside(root, path, folders)
@@ -255,10 +295,12 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
                 "since setlist wrote it; refusing to remove it",
                 "delete it yourself, or pass --force"))
             entries[path] = manifest[path]
+            plan.pristine = False
             continue
         plan.changes.append(Change(path, "delete", old, None))
     manifest_old = _read(_inside(root, manifest_rel))
     manifest_new = _manifest_bytes(entries)
+    plan.hashes[manifest_rel] = sha256(manifest_new)
     if plan.changes or manifest_old != manifest_new:
         _record(plan, manifest_rel, manifest_old, manifest_new, listed=False)
     plan.changes.sort(key=lambda c: c.path)
@@ -276,14 +318,15 @@ def _record(plan: WritePlan, path: str, old: bytes | None, new: bytes,
 
 
 def _overlay_bytes(doc: Document, old: bytes | None, recorded: dict[str, str] | None,
-                   plan: WritePlan) -> tuple[bytes | None, bool]:
+                   plan: WritePlan, fresh: bytes | None = None) -> tuple[bytes | None, bool]:
     """A user-owned overlay and whether it is Setlist's own rendering ("pristine").
 
     Absent, or still exactly as Setlist last rendered it: rendered afresh, so that a
     compile from scratch and an incremental one give the same bytes. Edited by someone (or
     not written by Setlist at all): only its images: list is replaced, round-trip.
     """
-    fresh = render(doc)
+    if fresh is None:
+        fresh = render(doc)
     if old is None or old == fresh:
         return fresh, True
     if recorded is not None and recorded.get("edited") != "true" and \

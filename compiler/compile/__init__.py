@@ -19,7 +19,7 @@ from .argocd import (
     argocd_write_back,
     root_application,
 )
-from .documents import Document, go_duration, header
+from .documents import Document, go_duration, header, without_userinfo
 from .imageupdater import image_updater, pull_request_provider
 from .kustomize import overlay
 from .selectors import MAX_GENERATORS, cluster_generators, rollout_steps
@@ -67,7 +67,7 @@ def compile_plan(plan: Plan) -> CompileResult:
             plan.anchor, "SL703", "compiling needs a gitops block naming the config "
             "repository", 'add gitops { repo = "https://github.com/ORG/gitops" } to the spec'))
         return result
-    gitops = spec.gitops
+    gitops = spec.gitops.model_copy(update={"repo": without_userinfo(spec.gitops.repo)})
     layout = Layout.of(gitops)
     envs = {e.name: e for e in spec.environments}
     images = {i.name: i for i in spec.images}

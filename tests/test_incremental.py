@@ -1,0 +1,165 @@
+"""The compile cache (setlist.cache): a compile that reuses it writes exactly the bytes a
+cold compile writes — warm, after the cache is deleted, after one app changed — and still
+notices hand edits and missing files. Each compile is a `setlist compile` process with a
+cache folder of the test's own (XDG_CACHE_HOME)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import estate  # noqa: E402
+
+sys.path.remove(str(ROOT / "bench"))
+
+APPS, ENVS = 12, 4
+
+
+def compile_(work: Path, out: str, cache: Path | None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("SETLIST_NO_CACHE", None)
+    if cache is None:
+        env["SETLIST_NO_CACHE"] = "1"
+    else:
+        env["XDG_CACHE_HOME"] = str(cache)
+    return subprocess.run([sys.executable, "-m", "setlist", "compile", "estate", "-o", out,
+                           "--color", "never"], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def age(root: Path, seconds: float = 10) -> None:
+    """Move every file's mtime back, as if the files were written a while ago (the cache
+    does not trust files changed within its racy window; ctime still moves forward)."""
+    for p in root.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+@pytest.fixture
+def work(tmp_path):
+    estate.generate(tmp_path, APPS, ENVS)
+    return tmp_path
+
+
+def test_warm_and_after_deleting_the_cache_same_bytes_as_cold(work):
+    cache = work / "cache"
+    ok(compile_(work, "cold", None))
+    first = ok(compile_(work, "out", cache))
+    assert re.search(r"out: \d+ created", first)
+    assert list((cache / "setlist" / "compile").glob("run-*.bin"))
+    assert list((cache / "setlist" / "compile").glob("out-*.bin"))
+    warm = ok(compile_(work, "out", cache))
+    assert re.fullmatch(r"out: 0 created, 0 updated, 0 removed, \d+ unchanged\n", warm)
+    assert tree(work / "out") == tree(work / "cold")
+    again = ok(compile_(work, "out", cache))  # the replayed run, if the files are trusted
+    assert again == warm
+    assert tree(work / "out") == tree(work / "cold")
+    shutil.rmtree(cache)
+    assert ok(compile_(work, "out", cache)) == warm
+    assert tree(work / "out") == tree(work / "cold")
+    # a cache of another output folder gives a fresh folder the same bytes
+    ok(compile_(work, "elsewhere", cache))
+    assert tree(work / "elsewhere") == tree(work / "cold")
+
+
+def test_one_app_changed_same_bytes_as_a_cold_compile(work):
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    ok(compile_(work, "out", cache))
+    age(work / "out")
+    estate.change_pin(work / "estate", 5, 3)
+    changed = ok(compile_(work, "out", cache))
+    assert f"{ENVS} updated" in changed
+    ok(compile_(work, "cold", None))
+    assert tree(work / "out") == tree(work / "cold")
+    # and back: the earlier run's record must not be replayed for the new inputs
+    estate.change_pin(work / "estate", 5, 0)
+    ok(compile_(work, "out", cache))
+    shutil.rmtree(work / "cold")
+    ok(compile_(work, "cold", None))
+    assert tree(work / "out") == tree(work / "cold")
+
+
+@pytest.mark.parametrize("edit", ["append", "same-size"])
+def test_hand_edit_is_refused_with_a_warm_cache(work, edit):
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    ok(compile_(work, "out", cache))
+    age(work / "out")
+    ok(compile_(work, "out", cache))  # records the aged files as trusted
+    target = work / "out" / "argocd" / "root.yaml"
+    data = target.read_bytes()
+    st = target.stat()
+    if edit == "append":
+        target.write_bytes(data + b"# mine\n")
+    else:
+        target.write_bytes(data.replace(b"main", b"mayn", 1))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old mtime
+    result = compile_(work, "out", cache)
+    assert result.returncode == 1
+    assert "argocd/root.yaml: was edited by hand since setlist wrote it" in result.stderr
+
+
+def test_a_removed_output_file_is_written_again(work):
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    ok(compile_(work, "cold", None))
+    age(work / "out")
+    ok(compile_(work, "out", cache))
+    (work / "out" / "argocd" / "root.yaml").unlink()
+    assert "1 created" in ok(compile_(work, "out", cache))
+    assert tree(work / "out") == tree(work / "cold")
+
+
+def test_a_corrupt_cache_is_ignored(work):
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    ok(compile_(work, "cold", None))
+    for record in (cache / "setlist" / "compile").iterdir():
+        record.write_bytes(b"\x00not a record")
+    ok(compile_(work, "out", cache))
+    assert tree(work / "out") == tree(work / "cold")
+
+
+def test_the_key_covers_code_inputs_and_lock(work, monkeypatch):
+    from setlist import cache
+
+    roots = sorted((work / "estate").glob("*.setlist"))
+    monkeypatch.chdir(work)
+    base = cache.inputs(("estate",), roots, None)
+    assert cache.inputs(("estate",), roots, None).key == base.key
+    assert cache.inputs(("estate",), roots, b"lock").key != base.key
+    assert cache.inputs(("estate", "x"), roots, None).key != base.key
+    estate.change_pin(work / "estate", 1, 2)
+    assert cache.inputs(("estate",), roots, None).key != base.key
+    estate.change_pin(work / "estate", 1, 0)
+    assert cache.inputs(("estate",), roots, None).key == base.key
+    monkeypatch.setattr(cache, "_FINGERPRINT", ["another setlist"])
+    assert cache.inputs(("estate",), roots, None).key != base.key
+
+
+def test_constants_shared_with_the_stages():
+    from setlist import cache, lockfile, write
+
+    assert cache.MANIFEST == write.MANIFEST
+    assert cache.LOCK_NAME == lockfile.LOCK_NAME
