@@ -165,7 +165,7 @@ def plan_new_env(project, name: str, *, like: str | None = None,  # noqa: ANN001
             result.notes.append(f"app {app}: deploy is not a list of environments; add "
                                 f"{name} to it by hand")
             continue
-        edits.setdefault(key, []).append(_reformatted(text, decl, edit))
+        edits.setdefault(key, []).append(_reformatted(text, decl, [edit]))
 
     # ---- promotions of the images those apps run
     images = {i.image for a in spec.apps if a.name in apps for i in a.images}
@@ -195,7 +195,7 @@ def plan_new_env(project, name: str, *, like: str | None = None,  # noqa: ANN001
         anchor_rule = rules.get(after) or model_rule or (decl.rules[-1] if decl.rules else None)
         at = anchor_rule.span.end if anchor_rule else decl.span.end - 1
         pieces.append(Edit(at, at, "\n" + rule_text))
-        combined = _reformatted_many(text, decl, pieces)
+        combined = _reformatted(text, decl, pieces)
         edits.setdefault(key, []).append(combined)
         result.promotions.append(decl.name)
 
@@ -231,11 +231,7 @@ def _formatted(block: str) -> str:
                           + "; ".join(d.message for d in exc.diagnostics)) from None
 
 
-def _reformatted(text: str, decl, edit: Edit) -> Edit:  # noqa: ANN001
-    return _reformatted_many(text, decl, [edit])
-
-
-def _reformatted_many(text: str, decl, edits: list[Edit]) -> Edit:  # noqa: ANN001
+def _reformatted(text: str, decl, edits: list[Edit]) -> Edit:  # noqa: ANN001
     """One edit replacing ``decl`` with its edited text, put in canonical layout when the
     declaration was in canonical layout before (so a formatted file stays formatted and an
     unformatted one keeps its own layout)."""

@@ -62,12 +62,18 @@ def registry(tmp_path_factory):
     """A real OCI registry (Debian's docker-registry) on a free loopback port, plain HTTP,
     for the whole session; tests use their own repository names. Missing or failing to
     start: unavailable (a failure in CI)."""
+    yield from running_registry(tmp_path_factory.mktemp("registry"))
+
+
+def running_registry(folder):
+    """Start a registry in ``folder``, yield it, stop it: the body of a fixture. Missing or
+    failing to start: unavailable (a failure in CI)."""
     import registry_util
 
     if not registry_util.available():
         unavailable(f"{registry_util.BINARY} is not installed "
                     "(scripts/install-services.sh installs it)")
-    server = registry_util.Registry(tmp_path_factory.mktemp("registry"))
+    server = registry_util.Registry(folder)
     try:
         server.start()
     except registry_util.RegistryStartError as exc:

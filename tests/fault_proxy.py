@@ -36,7 +36,9 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback import Loopback
 
 #: Upper bound on holding a stalled request (a client that never gives up).
 STALL_DEADLINE = 60.0
@@ -86,48 +88,21 @@ class Seen:
     fault: str | None
 
 
-class FaultProxy:
+class FaultProxy(Loopback):
     """Listens on 127.0.0.1 and a free port once started; forwards to ``upstream``
     (``host:port``, plain HTTP)."""
+
+    methods = ("GET", "HEAD")
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.rules: list[Rule] = []
         self.log: list[Seen] = []
         self._lock = threading.Lock()
-        owner = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                owner._handle(self)
-
-            def do_HEAD(self) -> None:  # noqa: N802
-                owner._handle(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:  # noqa: ANN001
-                pass  # connections dropped on purpose, clients that gave up
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
-
-    def start(self) -> FaultProxy:
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+    def answer(self, handler: BaseHTTPRequestHandler) -> None:
+        self._handle(handler)
 
     def reset(self, *rules: Rule) -> None:
         """Replace the rules and forget what was seen."""

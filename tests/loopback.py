@@ -8,19 +8,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Loopback:
-    """Serves on 127.0.0.1 and a free port once started; ``answer`` handles each GET."""
+    """Serves on 127.0.0.1 and a free port once started; ``answer`` handles each request
+    whose method is in ``methods`` (others get the standard 501)."""
+
+    methods: tuple[str, ...] = ("GET",)
 
     def __init__(self) -> None:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                owner.answer(self)
-
             def log_message(self, *args) -> None:
                 pass
 
+        for method in self.methods:
+            setattr(Handler, f"do_{method}", lambda handler: owner.answer(handler))
+
         class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
             def handle_error(self, request, client_address) -> None:  # noqa: ANN001
                 pass  # connections the test resets on purpose
 

@@ -20,7 +20,7 @@ import pytest
 import registry_util
 from fault_proxy import FaultProxy, Rule
 
-from conftest import unavailable, write
+from conftest import running_registry, write
 from setlist import lockfile
 from setlist.lockfile import Lock, LockEntry
 
@@ -283,18 +283,7 @@ def _run_together(campaign: Campaign, runs: list[tuple[str, Path]]
 @pytest.fixture
 def own_registry(tmp_path_factory) -> Iterator[registry_util.Registry]:
     """A registry of this test's own, which it stops and starts again."""
-    if not registry_util.available():
-        unavailable(f"{registry_util.BINARY} is not installed "
-                    "(scripts/install-services.sh installs it)")
-    server = registry_util.Registry(tmp_path_factory.mktemp("mortal"))
-    try:
-        server.start()
-    except registry_util.RegistryStartError as exc:
-        unavailable(f"{registry_util.BINARY} did not start: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_registry(tmp_path_factory.mktemp("mortal"))
 
 
 def test_registry_killed_mid_resolve(own_registry, tmp_path):
