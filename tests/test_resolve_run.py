@@ -227,11 +227,17 @@ class Tracker(Loopback):
             self.peak = max(self.peak, self.active)
         try:
             time.sleep(self.delay)
-            reply(handler, 200, {"Content-Type": "application/json"},
-                  b'{"name": "x", "tags": ["not-a-version"]}')
         finally:
+            # Leave before replying: once the reply is out the client may release its slot
+            # and start another request before this thread runs again, which would count
+            # one request twice.
             with self.lock:
                 self.active -= 1
+        self.respond(handler)
+
+    def respond(self, handler) -> None:
+        reply(handler, 200, {"Content-Type": "application/json"},
+              b'{"name": "x", "tags": ["not-a-version"]}')
 
 
 def _many_images(host: str, count: int, registry_fields: str) -> str:
@@ -285,22 +291,13 @@ class Builds(Tracker):
         self.files["/v2/r/builds/tags/list"] = (
             "application/json", json.dumps({"name": "r/builds", "tags": tags}).encode())
 
-    def answer(self, handler) -> None:
+    def respond(self, handler) -> None:
         import hashlib
 
-        with self.lock:
-            self.starts.append(time.monotonic())
-            self.active += 1
-            self.peak = max(self.peak, self.active)
-        try:
-            time.sleep(self.delay)
-            kind, body = self.files.get(handler.path.split("?")[0], ("text/plain", b""))
-            digest = "sha256:" + hashlib.sha256(body).hexdigest()
-            reply(handler, 200 if body else 404,
-                  {"Content-Type": kind, "Docker-Content-Digest": digest}, body)
-        finally:
-            with self.lock:
-                self.active -= 1
+        kind, body = self.files.get(handler.path.split("?")[0], ("text/plain", b""))
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        reply(handler, 200 if body else 404,
+              {"Content-Type": kind, "Docker-Content-Digest": digest}, body)
 
 
 def test_one_image_reads_its_builds_concurrently_within_the_cap(tmp_path, monkeypatch):
