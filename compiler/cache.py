@@ -30,10 +30,10 @@ import stat
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = ".setlist/manifest.json"  # where the write stage keeps its manifest, below OUTPUT
 LOCK_NAME = "setlist.lock"           # lockfile.LOCK_NAME, without importing the lock's model
 # A file modified later than this before the record was taken may have been changed again
@@ -252,6 +252,9 @@ class Output:
     folders: dict[str, FolderStat]       # rel folder -> (mode, inode)
     taken_ns: int
     run_digest: str                      # Run.digest() of the documents it holds
+    # The per-app memo (setlist.compile.Memo): app key -> (path, owner, sha256) of each
+    # file the app's documents were written to.
+    apps: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
 
     def trusted(self, root: Path) -> dict[str, str]:
         """Rel path -> sha256 of every recorded file still exactly as recorded."""
@@ -299,24 +302,36 @@ def recall_output(root: Path) -> Output | None:
         return None
     return Output(files={k: (v[0], tuple(v[1])) for k, v in data["files"].items()},
                   folders={k: tuple(v) for k, v in data["folders"].items()},
-                  taken_ns=data["taken_ns"], run_digest=data["run_digest"])
+                  taken_ns=data["taken_ns"], run_digest=data["run_digest"],
+                  apps={k: [tuple(d) for d in v] for k, v in data["apps"].items()})
 
 
-def remember_output(root: Path, files: dict[str, str], run: Run | None) -> None:
+def remember_output(root: Path, files: dict[str, str], run: Run | None, *,
+                    apps: dict[str, list[tuple[str, str, str]]] | None = None,
+                    previous: Output | None = None, kept: Iterable[str] = ()) -> None:
     """Record ``files`` (rel path -> sha256 of what is on disk now) and their folders.
-    With ``run``: the output holds exactly that run's documents and its manifest."""
+    With ``run``: the output holds exactly that run's documents and its manifest. ``apps``:
+    the per-app memo. ``kept``: files this run neither wrote nor read because ``previous``
+    vouched for them (their lstat matched it when the run began): their recorded lstat is
+    kept rather than taken again. Folders are always looked at afresh."""
     base = folder()
     if base is None:
         return
     taken = time.time_ns()
     join = os.path.join
     stats = {}
+    reused = previous.files if previous is not None else {}
+    kept = set(kept)
     folders: dict[str, FolderStat] = {}
     for rel, digest in files.items():
-        st = _stat(join(root, rel))
-        if st is None:
-            continue
-        stats[rel] = (digest, st)
+        old = reused.get(rel) if rel in kept else None
+        if old is not None and old[0] == digest:
+            stats[rel] = old
+        else:
+            st = _stat(join(root, rel))
+            if st is None:
+                continue
+            stats[rel] = (digest, st)
         parent = os.path.dirname(rel)
         while parent and parent not in folders:
             folder_stat = _folder_stat(join(root, parent))
@@ -326,4 +341,5 @@ def remember_output(root: Path, files: dict[str, str], run: Run | None) -> None:
             parent = os.path.dirname(parent)
     _store(_output_path(base, root), {
         "root": os.path.realpath(root), "files": stats, "folders": folders,
-        "taken_ns": taken, "run_digest": run.digest() if run is not None else ""})
+        "taken_ns": taken, "run_digest": run.digest() if run is not None else "",
+        "apps": apps or {}})

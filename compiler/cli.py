@@ -88,16 +88,17 @@ def _report(diags, sources, color: str = "auto") -> None:
 
 
 def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
-              offline: bool = False, texts=None):  # noqa: ANN001
+              offline: bool = False, texts=None, memo=None):  # noqa: ANN001
     """Load, check, (resolve,) and compile; print diagnostics; exit 1 when the spec has
     errors. Returns the project, the compile result and the resolution (None unless
-    ``resolve``). ``texts``: the root files' texts, already read (the compile cache's)."""
+    ``resolve``). ``texts``: the root files' texts, already read (the compile cache's);
+    ``memo``: the compile cache's per-app memo."""
     project = _load(paths, texts)
     if _blocked(project, fresh=resolve):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
     resolution = _resolved(project, offline=offline) if resolve else None
-    result = project.compile(resolution.lock if resolution is not None else None)
+    result = project.compile(resolution.lock if resolution is not None else None, memo)
     _report(project.diagnostics + result.diagnostics, project.sources, color)
     if not result.ok:
         sys.exit(EXIT_SPEC)
@@ -165,20 +166,21 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
     # The compile cache (setlist.cache) for a plain compile: replay a run whose inputs and
     # output are unchanged, else compile without re-reading the files it vouches for.
     inputs = None if check_only or force or resolve_first else _cache_inputs(paths)
-    record = None
+    record = memo = trusted = None
     if inputs is not None:
         from .cache import recall_output
 
         record = recall_output(Path(out))
         if record is not None and _replayed(inputs, record, out, color):
             return
+        memo, trusted = _memo(record, Path(out))
     project, result, resolution = _compiled(paths, color, resolve=resolve_first,
                                             offline=offline,
-                                            texts=inputs.texts if inputs else None)
+                                            texts=inputs.texts if inputs else None,
+                                            memo=memo)
     from .write import WriteError, apply
 
-    plan = _write_plan(project, result, out, force,
-                       record.trusted(Path(out)) if record is not None else None)
+    plan = _write_plan(project, result, out, force, trusted)
     if check_only:
         stale_lock = resolution is not None and resolution.changed
         if plan.clean and not stale_lock:
@@ -209,7 +211,7 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
             sys.exit(EXIT_EXTERNAL)
     click.echo(f"{out}: {plan.summary()}")
     if inputs is not None:
-        _remember(inputs, project, result, plan, Path(out))
+        _remember(inputs, project, result, plan, Path(out), memo, record, trusted)
 
 
 def _cache_inputs(paths: tuple[str, ...]):
@@ -258,7 +260,34 @@ def _replayed(inputs, record, out: str, color: str) -> bool:  # noqa: ANN001
     return True
 
 
-def _remember(inputs, project, result, plan, root) -> None:  # noqa: ANN001
+def _memo(record, root):  # noqa: ANN001, ANN202
+    """The per-app memo for a compile into ``root`` (what ``record``, the output's record,
+    vouches for), and the files the record vouches for (rel path -> sha256)."""
+    from .compile import Memo
+    from .write import WriteError, read_manifest
+
+    trusted = record.trusted(root) if record is not None else {}
+    known = record.apps if record is not None else {}
+    try:
+        manifest = read_manifest(root) if known else {}
+    except WriteError:
+        manifest = {}  # the write stage reports it
+
+    def recall(key: str):  # noqa: ANN202
+        files = known.get(key)
+        if files is None:
+            return None
+        for path, owner, digest in files:
+            entry = manifest.get(path)
+            if trusted.get(path) != digest or entry is None or \
+                    entry["sha256"] != digest or entry["owner"] != owner:
+                return None
+        return files
+
+    return Memo(recall), trusted
+
+
+def _remember(inputs, project, result, plan, root, memo, record, trusted) -> None:  # noqa: ANN001
     """Record the run and what the output now holds, for the next compile."""
     from . import cache, lockfile
 
@@ -267,13 +296,20 @@ def _remember(inputs, project, result, plan, root) -> None:  # noqa: ANN001
             return  # the lock changed while compiling: the key would not describe the run
     except OSError:
         return
-    documents = [(d.path, d.owner, plan.hashes[d.path]) for d in result.documents
-                 if d.path in plan.hashes]
+    owners = {d.path: d.owner for d in result.documents}
+    documents = [(path, owner, plan.hashes[path]) for path, owner in owners.items()
+                 if path in plan.hashes]
     run = None
     if plan.pristine and len(documents) == len(result.documents):
         run = cache.remember_run(inputs, documents, project.diagnostics + result.diagnostics,
                                  project.sources)
-    cache.remember_output(root, plan.hashes, run)
+    apps = {}
+    for key, paths in memo.keys.values():
+        if all(p in plan.hashes for p in paths):
+            apps[key] = [(p, owners[p], plan.hashes[p]) for p in paths]
+    written = {c.path for c in plan.changes}
+    kept = [p for p in plan.unchanged if p not in written and trusted.get(p) is not None]
+    cache.remember_output(root, plan.hashes, run, apps=apps, previous=record, kept=kept)
 
 
 def _write_lock_then(project, resolution, write_output) -> None:

@@ -115,13 +115,14 @@ class Project:
         return build_plan(self.spec, lock, self.spec_sources(), anchor)
 
     @gc_paused()
-    def compile(self, lock=None):
+    def compile(self, lock=None, memo=None):
         """Run the compile stage on the checked spec: a ``setlist.compile.CompileResult``;
-        versions come from ``lock`` when given (see :meth:`plan`)."""
+        versions come from ``lock`` when given (see :meth:`plan`). ``memo``: a
+        ``setlist.compile.Memo`` (an incremental compile into a recorded output)."""
         from .compile import compile_plan
 
         plan, diags = self.plan(lock)
-        result = compile_plan(plan)
+        result = compile_plan(plan, memo)
         result.diagnostics[:0] = diags
         return result
 

@@ -96,36 +96,46 @@ def render(doc: Document) -> bytes:
 # ---------------------------------------------------------------- planning
 
 
-def _inside(root: Path, rel: str, folders: dict[str, Path] | None = None) -> Path:
+def _inside(root: Path, rel: str, folders: dict[str, str] | None = None) -> Path:
     """The path of ``rel`` below ``root``; refuses anything that would leave the tree.
 
-    ``folders`` remembers resolved folders for one planning or applying pass, so that
-    each distinct folder costs one lstat instead of resolving every path from the root.
+    ``folders`` remembers each folder's verdict for one planning or applying pass (its
+    resolved path once it is known to stay inside the tree), so that each distinct folder
+    costs one lstat instead of resolving every path from the root.
     """
     if rel.startswith("/") or ".." in rel.split("/") or "\\" in rel or "\0" in rel:
         raise WriteError(f"{rel!r}: refusing a path outside the output folder")
-    target = root / rel
     folders = {} if folders is None else folders
-    resolved_root = _resolved(root, "", folders)
-    parent = _resolved(root, posixpath.dirname(rel), folders)
-    if not parent.is_relative_to(resolved_root):
-        raise WriteError(f"{rel}: its folder leads outside the output folder "
-                         f"(through a symbolic link)")
-    if target.is_symlink():
+    parent = posixpath.dirname(rel)
+    if parent not in folders:
+        resolved_root = _resolved(root, "", folders)
+        real = _resolved(root, parent, folders)
+        if real != resolved_root and not real.startswith(resolved_root.rstrip("/") + "/"):
+            raise WriteError(f"{rel}: its folder leads outside the output folder "
+                             f"(through a symbolic link)")
+    target = os.path.join(root, rel)
+    try:
+        is_link = stat.S_ISLNK(os.lstat(target).st_mode)
+    except (OSError, ValueError):
+        is_link = False
+    if is_link:
         raise WriteError(f"{rel}: is a symbolic link; refusing to write through it")
-    return target
+    return Path(target)
 
 
-def _resolved(root: Path, folder: str, cache: dict[str, Path]) -> Path:
-    """``(root / folder).resolve()``, built from the resolved parent folder (cached)."""
+def _resolved(root: Path, folder: str, cache: dict[str, str]) -> str:
+    """``os.path.realpath(root / folder)``, built from the resolved parent folder (cached).
+    A folder in ``cache`` has been checked by ``_inside`` or is one of the ancestors of
+    such a folder."""
     real = cache.get(folder)
     if real is None:
         if not folder:
-            real = root.resolve()
+            real = os.path.realpath(root)
         else:
             head, _, name = folder.rpartition("/")
-            path = root / folder
-            real = path.resolve() if path.is_symlink() else _resolved(root, head, cache) / name
+            path = os.path.join(root, folder)
+            real = os.path.realpath(path) if os.path.islink(path) else \
+                os.path.join(_resolved(root, head, cache), name)
         cache[folder] = real
     return real
 
@@ -241,7 +251,7 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
     manifest = read_manifest(root, manifest_rel)
     entries: dict[str, dict[str, str]] = {}
     produced: set[str] = set()
-    folders: dict[str, Path] = {}
+    folders: dict[str, str] = {}
     for doc in documents:
         if doc.path in produced:
             # Two documents for one file (e.g. app "a" in env "b-c" and app "a-b" in env
@@ -251,6 +261,9 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
                 "rename an app or environment so that their names do not collide"))
             continue
         produced.add(doc.path)
+        if doc.digest is not None:
+            _reuse(plan, doc, manifest.get(doc.path), trusted, entries)
+            continue
         target = _inside(root, doc.path, folders)
         fresh = render(doc)
         digest = sha256(fresh)
@@ -306,6 +319,23 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
     plan.changes.sort(key=lambda c: c.path)
     plan.unchanged.sort()
     return plan
+
+
+def _reuse(plan: WritePlan, doc: Document, recorded: dict[str, str] | None,
+           trusted: Mapping[str, str], entries: dict[str, dict[str, str]]) -> None:
+    """A memo placeholder (``Document.digest``): the file holds what an earlier compile of
+    the same inputs wrote, as the compile cache's output record and the manifest agree."""
+    assert doc.digest is not None
+    if recorded is None or recorded["sha256"] != doc.digest or \
+            recorded["owner"] != doc.owner or trusted.get(doc.path) != doc.digest:
+        plan.problems.append(Problem(
+            doc.path, "changed while setlist was compiling", "run `setlist compile` again"))
+        return
+    entries[doc.path] = dict(recorded)
+    if recorded.get("edited") == "true":
+        plan.pristine = False
+    plan.hashes[doc.path] = doc.digest
+    plan.unchanged.append(doc.path)
 
 
 def _record(plan: WritePlan, path: str, old: bytes | None, new: bytes,
@@ -374,7 +404,7 @@ def apply(plan: WritePlan, root: Path,
     fresh = os.path.join(work, "new")   # trees of folders that do not exist yet
     backups = work / "old"
     backups.mkdir()
-    folders: dict[str, Path] = {}       # resolved folders, for _inside
+    folders: dict[str, str] = {}        # resolved folders, for _inside
     missing_top: dict[str, str | None] = {"": None}
     made: set[str] = set()               # folders made below `fresh`
     items: list[tuple[Change, Path, str | None, str | None]] = []

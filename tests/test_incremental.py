@@ -163,3 +163,120 @@ def test_constants_shared_with_the_stages():
 
     assert cache.MANIFEST == write.MANIFEST
     assert cache.LOCK_NAME == lockfile.LOCK_NAME
+
+
+# ---------------------------------------------------------------- the per-app memo
+
+
+def memo_keys(project_dir: Path, lock=None) -> dict[str, str]:  # noqa: ANN001
+    """Each app's memo key, from a compile that recalls nothing."""
+    from setlist import load
+    from setlist.compile import Memo
+
+    memo = Memo(lambda key: None)
+    result = load(project_dir).compile(lock, memo=memo)
+    assert result.ok
+    assert not [d for d in result.documents if d.digest is not None]
+    return {app: key for app, (key, _paths) in memo.keys.items()}
+
+
+def test_memo_keys_change_only_for_what_an_app_is_made_from(work):
+    project = work / "estate"
+    before = memo_keys(project)
+    assert len(before) == APPS and len(set(before.values())) == APPS
+    assert memo_keys(project) == before  # deterministic
+    estate.change_pin(project, 5, 3)
+    after = memo_keys(project)
+    assert {a for a in before if before[a] != after[a]} == {estate.app_name(5)}
+    # a shared input (an environment every app is deployed to) changes every key
+    envs = project / "envs.setlist"
+    envs.write_text(envs.read_text().replace('tier: "pre"', 'tier: "early"', 1))
+    assert all(memo_keys(project)[a] != after[a] for a in after)
+
+
+def test_memo_key_follows_the_lock(work):
+    from setlist import load, lockfile
+
+    project = work / "estate"
+    name = estate.app_name(2)
+    spec = project / "apps-00.setlist"
+    spec.write_text(re.sub(rf'(image {name} \{{[^}}]*?)\n  tag\s*=\s*"[^"]*"', r"\1",
+                           spec.read_text()))
+    image = next(i for i in load(project).spec.images if i.name == name)
+
+    def lock(tag: str) -> lockfile.Lock:
+        return lockfile.Lock(entries={(name, "dev"): lockfile.LockEntry(
+            repository=image.reference, tag=tag)})
+
+    before = memo_keys(project, lock("1.2.8"))
+    assert memo_keys(project, lock("1.2.8")) == before
+    after = memo_keys(project, lock("1.2.9"))
+    assert {a for a in before if before[a] != after[a]} == {name}
+
+
+def test_one_pin_changed_builds_only_that_apps_documents(work, monkeypatch):
+    """In process: a compile with the memo of the previous run builds documents only for
+    the app whose inputs changed; the rest stand in as placeholders with their hashes."""
+    from setlist import cache as compile_cache
+    from setlist import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
+    monkeypatch.delenv("SETLIST_NO_CACHE", raising=False)
+    monkeypatch.chdir(work)
+    ok(compile_(work, "out", work / "cache"))
+    age(work / "out")
+    ok(compile_(work, "out", work / "cache"))  # records the aged files as trusted
+    estate.change_pin(work / "estate", 5, 3)
+    record = compile_cache.recall_output(Path("out"))
+    assert record is not None and len(record.apps) == APPS
+    memo, trusted = cli._memo(record, Path("out"))
+    from setlist import load
+
+    result = load(Path("estate")).compile(memo=memo)
+    built = {d.path for d in result.documents if d.digest is None}
+    changed = estate.app_name(5)
+    assert built - {"argocd/root.yaml"} - {p for p in built if "/projects/" in p} == \
+        {p for p in built if f"/{changed}" in p}
+    assert len([p for p in built if f"/{changed}" in p]) == 2 * ENVS
+    placeholders = [d for d in result.documents if d.digest is not None]
+    assert placeholders and all(trusted[d.path] == d.digest for d in placeholders)
+
+
+def test_a_hand_edit_of_a_reused_apps_file_is_still_refused(work):
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    age(work / "out")
+    ok(compile_(work, "out", cache))
+    other = next((work / "out" / "argocd" / "applications").glob(
+        f"{estate.app_name(7)}-*.yaml"))
+    st = other.stat()
+    other.write_bytes(other.read_bytes().replace(b"main", b"mayn", 1))
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    estate.change_pin(work / "estate", 5, 3)
+    result = compile_(work, "out", cache)
+    assert result.returncode == 1
+    rel = other.relative_to(work / "out").as_posix()
+    assert f"{rel}: was edited by hand since setlist wrote it" in result.stderr
+
+
+def test_an_edited_overlay_of_a_reused_app_keeps_the_edit(work):
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    overlay = next(p for p in sorted((work / "out").rglob("kustomization.yaml"))
+                   if estate.app_name(7) in p.as_posix())
+    overlay.write_text(overlay.read_text() + "patches:\n- path: mine.yaml\n")
+    ok(compile_(work, "out", cache))  # the overlay is now marked edited in the manifest
+    age(work / "out")
+    ok(compile_(work, "out", cache))
+    edited = overlay.read_bytes()
+    assert b"mine.yaml" in edited
+    estate.change_pin(work / "estate", 5, 3)
+    assert f"{ENVS} updated" in ok(compile_(work, "out", cache))
+    assert overlay.read_bytes() == edited
+    ok(compile_(work, "cold", None))
+    shutil.copy(overlay, work / "cold" / overlay.relative_to(work / "out"))
+    manifest = ".setlist/manifest.json"
+    assert (work / "out" / manifest).read_text().count('"edited"') == 1
+    out, cold = tree(work / "out"), tree(work / "cold")
+    out.pop(manifest), cold.pop(manifest)
+    assert out == cold

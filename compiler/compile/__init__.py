@@ -6,8 +6,11 @@ Output paths are relative to the root of the config repository.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import spec as s
 from ..diagnostics import Diagnostic, Related, error, warning
@@ -24,7 +27,7 @@ from .imageupdater import image_updater, pull_request_provider
 from .kustomize import overlay
 from .selectors import MAX_GENERATORS, cluster_generators, rollout_steps
 
-__all__ = ["CompileResult", "Document", "Layout", "compile_plan"]
+__all__ = ["CompileResult", "Document", "Layout", "Memo", "compile_plan"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,27 @@ class Layout:
         return posixpath.join(self.argocd, *parts)
 
 
+#: What an earlier compile produced for an app, by the app's key: (path, owner, sha256)
+#: of each of its files, or None when those files cannot be vouched for now.
+Recall = Callable[[str], "list[tuple[str, str, str]] | None"]
+
+
+@dataclass
+class Memo:
+    """The per-app memo of an incremental compile (``setlist.cache``).
+
+    Every app gets a key: a hash of everything its documents are made from (the app, the
+    environments it is deployed to, its images and their versions there, the gitops
+    settings, the generated headers and setlist's own code). ``recall`` answers for a key
+    whose documents an earlier compile wrote and whose files still hold exactly those
+    bytes; the app's documents are then not built or rendered again but stand in as
+    :class:`Document` placeholders carrying only their hash. ``keys`` receives each app's
+    key and the paths of its documents, for the next compile."""
+
+    recall: Recall
+    keys: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
 @dataclass
 class CompileResult:
     documents: list[Document] = field(default_factory=list)
@@ -59,7 +83,7 @@ class CompileResult:
         return not any(d.severity.value == "error" for d in self.diagnostics)
 
 
-def compile_plan(plan: Plan) -> CompileResult:
+def compile_plan(plan: Plan, memo: Memo | None = None) -> CompileResult:
     spec = plan.spec
     result = CompileResult()
     if spec.gitops is None:
@@ -85,14 +109,15 @@ def compile_plan(plan: Plan) -> CompileResult:
                          root_application(gitops, layout.argocd, static_in_cluster),
                          header=generated))
     projects: dict[str, list[s.App]] = {}
+    keyer = _Keyer(gitops, generated, user_header, envs, images) if memo else None
+    targets = _Targets()
     for app in spec.apps:
         projects.setdefault(app.project, []).append(app)
+        versions_by_env: list[tuple[str, dict[str, ImageVersion | None]]] = []
         for env_name in app.deploy:
             env = envs.get(env_name)
             if env is None:
                 continue
-            overlay_dir = layout.overlay_dir(app.name, env.name)
-            name = f"{app.name}-{env.name}"
             in_cluster = env.updates.kind == "in_cluster"
             versions: dict[str, ImageVersion | None] = {}
             for img in app.images:
@@ -103,6 +128,26 @@ def compile_plan(plan: Plan) -> CompileResult:
                 if version is None and not in_cluster and \
                         (img.image, env.name) not in plan.stale:
                     missing.setdefault(img.image, {}).setdefault(env.name, img.span)
+            versions_by_env.append((env_name, versions))
+        if keyer is not None:
+            assert memo is not None
+            key = keyer.key(app, versions_by_env)
+            known = memo.recall(key)
+            if known is not None:
+                # The same inputs as a compile whose files are still on disk as written:
+                # only what the environments' selectors say needs reporting again.
+                for env_name, _versions in versions_by_env:
+                    result.diagnostics.extend(targets.of(envs[env_name])[0])
+                docs.extend(Document(path, None, owner, digest=digest)
+                            for path, owner, digest in known)
+                memo.keys[app.name] = (key, [path for path, _owner, _digest in known])
+                continue
+            first = len(docs)
+        for env_name, versions in versions_by_env:
+            env = envs[env_name]
+            overlay_dir = layout.overlay_dir(app.name, env.name)
+            name = f"{app.name}-{env.name}"
+            in_cluster = env.updates.kind == "in_cluster"
             # With git write-back Image Updater writes the overlay's entries of its images.
             unmanaged = {i.image for i in app.images} \
                 if in_cluster and env.updates.write_method == "git" else set()
@@ -118,29 +163,17 @@ def compile_plan(plan: Plan) -> CompileResult:
                                      applications(app, env, gitops, overlay_dir),
                                      header=generated))
                 continue
-            assert env.selector is not None
-            generators = cluster_generators(env.selector)
-            if generators is None:
-                result.diagnostics.append(error(
-                    env.span, "SL701",
-                    f"the cluster selector of '{env.name}' needs more than {MAX_GENERATORS} "
-                    "cluster generators to select each cluster once",
-                    "Argo CD rejects duplicate Applications, so an 'or' becomes disjoint "
-                    "generators; simplify the selector or label the clusters for it"))
+            errors, generators, steps = targets.of(env)
+            if errors:
+                result.diagnostics.extend(errors)
                 continue
-            steps = None
-            if env.rollout:
-                steps = rollout_steps(env.rollout)
-                if steps is None:
-                    result.diagnostics.append(error(
-                        env.span, "SL702",
-                        f"the rollout of '{env.name}' needs too many steps to express 'rest'",
-                        "give each rollout step a single label test"))
-                    continue
             docs.append(Document(layout.under_argocd("applicationsets", name + ".yaml"),
                                  application_set(app, env, gitops, overlay_dir, generators,
                                                  steps),
                                  header=generated))
+        if keyer is not None:
+            assert memo is not None
+            memo.keys[app.name] = (key, [d.path for d in docs[first:]])
     for project in sorted(projects):
         docs.append(Document(layout.under_argocd("projects", project + ".yaml"),
                              app_project(project, projects[project], envs, gitops),
@@ -150,6 +183,77 @@ def compile_plan(plan: Plan) -> CompileResult:
                                               _upstreams(spec, name)))
     docs.sort(key=lambda d: d.path)
     return result
+
+
+class _Targets:
+    """Each environment's cluster generators and rollout steps, worked out once per
+    compile, with the errors (SL701/SL702) that every app deployed there reports."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, tuple[list[Diagnostic], Any, Any]] = {}
+
+    def of(self, env: s.Environment) -> tuple[list[Diagnostic], Any, Any]:
+        found = self._found.get(env.name)
+        if found is None:
+            found = self._found[env.name] = self._work_out(env)
+        return found
+
+    @staticmethod
+    def _work_out(env: s.Environment) -> tuple[list[Diagnostic], Any, Any]:
+        if env.static_clusters:
+            return [], None, None
+        assert env.selector is not None
+        generators = cluster_generators(env.selector)
+        if generators is None:
+            return [error(
+                env.span, "SL701",
+                f"the cluster selector of '{env.name}' needs more than {MAX_GENERATORS} "
+                "cluster generators to select each cluster once",
+                "Argo CD rejects duplicate Applications, so an 'or' becomes disjoint "
+                "generators; simplify the selector or label the clusters for it")], None, None
+        steps = None
+        if env.rollout:
+            steps = rollout_steps(env.rollout)
+            if steps is None:
+                return [error(
+                    env.span, "SL702",
+                    f"the rollout of '{env.name}' needs too many steps to express 'rest'",
+                    "give each rollout step a single label test")], None, None
+        return [], generators, steps
+
+
+class _Keyer:
+    """Computes apps' memo keys (see :class:`Memo`), each shared input hashed once."""
+
+    def __init__(self, gitops: s.GitOps, generated: str, user_header: str,
+                 envs: dict[str, s.Environment], images: dict[str, s.Image]) -> None:
+        from ..cache import fingerprint
+
+        self._envs = envs
+        self._images = images
+        self._env_json: dict[str, bytes] = {}
+        self._image_json: dict[str, bytes] = {}
+        self._base = "\0".join((fingerprint(), gitops.model_dump_json(), generated,
+                                user_header)).encode()
+
+    def _of(self, cache: dict[str, bytes], table: dict, name: str) -> bytes:
+        found = cache.get(name)
+        if found is None:
+            found = cache[name] = table[name].model_dump_json().encode()
+        return found
+
+    def key(self, app: s.App,
+            versions_by_env: list[tuple[str, dict[str, ImageVersion | None]]]) -> str:
+        digest = hashlib.sha256(self._base)
+        digest.update(b"\0app\0" + app.model_dump_json().encode())
+        for entry in app.images:
+            digest.update(b"\0image\0" + self._of(self._image_json, self._images,
+                                                  entry.image))
+        for env_name, versions in versions_by_env:
+            digest.update(b"\0env\0" + self._of(self._env_json, self._envs, env_name))
+            for image, version in versions.items():
+                digest.update(f"\0{image}={version!r}".encode())
+        return digest.hexdigest()
 
 
 def _in_cluster_warnings(env: s.Environment, gitops: s.GitOps,

@@ -21,15 +21,22 @@ class Document:
     ``owner`` is "setlist" for files Setlist owns outright (rewritten, removed when stale,
     hand edits refused) and "user" for Kustomize overlays: created by Setlist, edited by
     people; Setlist only keeps their ``images:`` list up to date.
+
+    A document with a ``digest`` stands for a file an earlier compile wrote from the same
+    inputs and that still holds exactly those bytes (an incremental compile's memo,
+    ``setlist.compile.Memo``): it has no ``content`` and is neither rendered nor written.
     """
 
     path: str
-    content: dict[str, Any] | list[dict[str, Any]]
+    content: dict[str, Any] | list[dict[str, Any]] | None
     owner: Literal["setlist", "user"] = "setlist"
     header: str = ""
+    digest: str | None = None  # sha256 of the file's bytes, for a memo placeholder
 
     @property
     def documents(self) -> list[dict[str, Any]]:
+        if self.content is None:
+            raise ValueError(f"{self.path}: a memo placeholder has no content")
         return self.content if isinstance(self.content, list) else [self.content]
 
 
