@@ -30,19 +30,28 @@ def write_files(root: Path, files: dict[str, str]) -> dict[str, Path]:
     return out
 
 
-async def start(client: LanguageClient, root: Path, **options) -> lsp.InitializeResult:
+async def start(client: LanguageClient, root: Path, *more: Path, watch: bool = False,
+                **options) -> lsp.InitializeResult:
+    """Initialize the server on the workspace folders ``root`` and ``more``; with ``watch``
+    the client offers to watch files for it (dynamic registration, relative patterns)."""
     options.setdefault("debounceMs", 0)
+    workspace = lsp.WorkspaceClientCapabilities(
+        workspace_folders=True,
+        did_change_watched_files=lsp.DidChangeWatchedFilesClientCapabilities(
+            dynamic_registration=True, relative_pattern_support=True)) if watch else None
     return await client.initialize_session(lsp.InitializeParams(
         capabilities=lsp.ClientCapabilities(
             general=lsp.GeneralClientCapabilities(position_encodings=[
                 lsp.PositionEncodingKind.Utf16]),
+            workspace=workspace,
             text_document=lsp.TextDocumentClientCapabilities(
                 completion=lsp.CompletionClientCapabilities(
                     completion_item=lsp.ClientCompletionItemOptions(
                         documentation_format=[lsp.MarkupKind.Markdown])),
                 hover=lsp.HoverClientCapabilities(content_format=[lsp.MarkupKind.Markdown]),
                 rename=lsp.RenameClientCapabilities(prepare_support=True))),
-        workspace_folders=[lsp.WorkspaceFolder(uri=uri(root), name=root.name)],
+        workspace_folders=[lsp.WorkspaceFolder(uri=uri(folder), name=folder.name)
+                           for folder in (root, *more)],
         initialization_options=options))
 
 

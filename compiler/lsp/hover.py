@@ -143,21 +143,29 @@ def image_versions(view: View, name: str) -> str:
     return "\n\n".join(lines)
 
 
-_LOCKS: dict[str, tuple[float, lockfile.Lock | None]] = {}
+_LOCKS: dict[str, tuple[tuple[int, int], lockfile.Lock | None]] = {}
 
 
 def read_lock(folder: str) -> lockfile.Lock | None:
     """The folder's lock, read again only when the file changed (a large lock takes a
-    while to parse, and hovers come often)."""
+    while to parse, and hovers come often). A change is seen by the file's modification
+    time and size, or when the client reports it (``forget_lock``): a rewrite within the
+    file system's timestamp granularity keeps the time."""
     path = lockfile.lock_path(folder)
     try:
-        mtime = path.stat().st_mtime
+        stat = path.stat()
     except OSError:
         return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
     known = _LOCKS.get(folder)
-    if known is None or known[0] != mtime:
-        known = _LOCKS[folder] = (mtime, lockfile.read(folder))
+    if known is None or known[0] != stamp:
+        known = _LOCKS[folder] = (stamp, lockfile.read(folder))
     return known[1]
+
+
+def forget_lock(folder: str) -> None:
+    """Read the folder's lock again at the next hover (the client reported a change)."""
+    _LOCKS.pop(folder, None)
 
 
 def environment_selector(view: View, name: str) -> str:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.uris import from_fs_path
 
+from .. import lockfile
 from .. import model as m
 from .. import values as v
 from ..check.context import Entry
 from ..diagnostics import Span
+from ..yamlguard import YAMLLimitError, read_capped
+from . import lockedits
 from .index import Occurrence
+from .positions import LineIndex
 from .view import View
 
 NAME = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?")
@@ -56,7 +63,11 @@ def prepare_rename(view: View, occ: Occurrence | None) -> lsp.PrepareRenamePlace
                                         placeholder=target.decl.name)
 
 
-def rename(view: View, occ: Occurrence | None, new_name: str) -> lsp.WorkspaceEdit:
+def rename(view: View, occ: Occurrence | None, new_name: str,
+           open_text: Callable[[str], str | None] = lambda uri: None) -> lsp.WorkspaceEdit:
+    """Every occurrence of the declaration, and for an image or an environment the keys
+    of ``setlist.lock`` that name it (``open_text`` gives an open document's text by URI:
+    the lock is edited as the editor has it)."""
     target = _renameable(view, occ)
     kind = _kind(target)
     problem = name_problem(new_name, kind)
@@ -78,7 +89,35 @@ def rename(view: View, occ: Occurrence | None, new_name: str) -> lsp.WorkspaceEd
         changes.setdefault(loc.uri, []).append(lsp.TextEdit(range=loc.range, new_text=new_name))
     for edits in changes.values():
         edits.sort(key=lambda e: (e.range.start.line, e.range.start.character))
+    if lockedits.renames_lock(kind):
+        changes.update(lock_edits(view, kind, target.decl.name, new_name, open_text))
     return lsp.WorkspaceEdit(changes=changes)
+
+
+def lock_edits(view: View, kind: str, old: str, new: str,
+               open_text: Callable[[str], str | None]) -> dict[str, list[lsp.TextEdit]]:
+    """The edits of the project's ``setlist.lock`` that keep its versions under the new
+    name; none without a lock or without versions under the old name. A lock that cannot
+    be read is left alone (compile reports it); one that cannot follow refuses the rename."""
+    path = lockfile.lock_path(os.path.abspath(view.project.base))
+    uri = from_fs_path(str(path)) or ""
+    text = open_text(uri)
+    if text is None:
+        try:
+            text = read_capped(path, lockfile.MAX_LOCK_BYTES).decode("utf-8")
+        except (OSError, UnicodeDecodeError, YAMLLimitError):
+            return {}
+    try:
+        replacements = lockedits.rename(text, kind, old, new)
+    except lockfile.LockError:
+        return {}
+    except lockedits.LockRenameError as exc:
+        raise JsonRpcInvalidParams(f"cannot rename to '{new}': {exc}") from None
+    if not replacements:
+        return {}
+    lines = LineIndex(text, view.encoding)
+    return {uri: [lsp.TextEdit(range=lines.range(r.start, r.end), new_text=r.text)
+                  for r in sorted(replacements, key=lambda r: r.start)]}
 
 
 def name_problem(name: str, kind: str) -> str | None:

@@ -16,24 +16,26 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
+from pygls.uris import from_fs_path, to_fs_path
 
 from .. import __version__
 from ..diagnostics import Diagnostic
 from ..fmt import FormatError, format_source
 from ..inventory import SECRET_TYPE_LABEL, InventoryError, read_inventory
-from . import actions, completion, hover, navigation
+from ..lockfile import LOCK_NAME
+from . import actions, completion, hover, navigation, watch
 from .diagnostics import to_lsp
 from .index import Index
 from .positions import UTF16, LineIndex
-from .session import Session, key_of, normalise_newlines, stdlib_dir
+from .session import Session, key_of, normalise_newlines, path_of, stdlib_dir
 from .view import View
 
 DEFAULT_DEBOUNCE = 0.15  # seconds between the last keystroke and the analysis
@@ -50,6 +52,10 @@ class SetlistServer(LanguageServer):
         self._pending: dict[Path, asyncio.Task] = {}
         self._last_edit: dict[Path, float] = {}  # monotonic time of each root's last edit
         self._indexes: dict[Path, Index] = {}
+        self._initialized = False
+        self._watching = False                   # watchers registered with the client
+        self._watch_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()   # background requests to the client
 
     # configuration ---------------------------------------------------------------------
     def configure(self, params: lsp.InitializeParams) -> None:
@@ -74,8 +80,16 @@ class SetlistServer(LanguageServer):
             path = Path(os.path.expanduser(inventory))
             if not path.is_absolute() and self.sessions:
                 path = sorted(self.sessions)[0] / path
-            self.inventory_path = path.absolute()
-            self._inventory = None
+            if path.absolute() != self.inventory_path:
+                self.inventory_path = path.absolute()
+                self._inventory = None
+                if self._initialized:  # watch the new file instead of the old one
+                    self.background(self.watch_files())
+
+    def open_text(self, uri: str) -> str | None:
+        """The editor's text of a document it has open, else None."""
+        document = self.workspace.text_documents.get(unquote(uri))  # as pygls keys them
+        return document.source if document is not None else None
 
     def supports_markdown(self, feature: str) -> bool:
         """Whether the client renders Markdown in completion documentation or hovers."""
@@ -129,7 +143,7 @@ class SetlistServer(LanguageServer):
         if owners:
             root = max(owners, key=lambda p: len(p.parts))
             return self.sessions[root], key
-        session = self.sessions.setdefault(path, Session(root=path))
+        session = self.sessions.setdefault(path, Session(root=path, lone=True))
         return session, key
 
     def index(self, session: Session, project) -> Index:
@@ -202,6 +216,103 @@ class SetlistServer(LanguageServer):
             self.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(uri=view.uri(key), diagnostics=items))
         session.published = {k for k in by_file if not session.is_std(k)}
+
+    # files changed outside the editor ---------------------------------------------------
+    async def client_ready(self) -> None:
+        """The client takes requests from the server from now on: ask it to watch files."""
+        self._initialized = True
+        await self.watch_files()
+
+    async def watch_files(self) -> None:
+        """Ask the client to report changes of spec files, locks and the inventory; again,
+        with the new inventory, after the setting changed. Only a client that supports
+        dynamic registration is asked; the others send what they send."""
+        dynamic, relative = watch.can_register(self.client_capabilities)
+        if not dynamic:
+            return
+        async with self._watch_lock:
+            if self._watching:
+                self._watching = False
+                try:
+                    await self.client_unregister_capability_async(watch.unregistration())
+                except Exception as exc:  # registering again replaces the watchers anyway
+                    self.log(f"the client kept the old file watchers: {exc!r}")
+            try:
+                await self.client_register_capability_async(
+                    watch.registration(self.inventory_path, relative))
+                self._watching = True
+            except Exception as exc:  # refused: edits, saves and closes still count
+                self.log(f"files changed outside the editor will not be seen: {exc!r}")
+
+    def background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def files_changed(self, changes: Sequence[lsp.FileEvent]) -> None:
+        """Files created, changed or deleted on disk: analyse again every session they
+        concern (open buffers keep their text), after forgetting what was read of them."""
+        touched: dict[Path, Session] = {}
+        for change in changes:
+            path = _path(change.uri)
+            if path is None:
+                continue
+            if path == self.inventory_path:
+                self._inventory = None  # read again at the next completion or hover
+                continue
+            if path.name == LOCK_NAME:
+                hover.forget_lock(os.path.abspath(path.parent))
+            for root, session in self.sessions.items():
+                if watch.concerns(session, path):
+                    touched[root] = session
+        for root in sorted(touched):
+            touched[root].touch()
+            self.schedule(touched[root])
+
+    # workspace folders -------------------------------------------------------------------
+    def folders_changed(self, added: Iterable[Path], removed: Iterable[Path]) -> None:
+        """Folders come and go: open documents move to the session that owns them now, and
+        diagnostics of files no session answers for any more are cleared."""
+        added = sorted(added)
+        for path in added:
+            self.sessions.setdefault(path, Session(root=path))
+        for path in sorted(removed):
+            if path not in added:
+                self.drop_session(path)
+        for path in added:  # a lone file of the new folder is part of it now
+            for root, session in list(self.sessions.items()):
+                if session.lone and path in root.parents:
+                    self.drop_session(root)
+
+    def drop_session(self, root: Path) -> None:
+        session = self.sessions.pop(root, None)
+        if session is None:
+            return
+        pending = self._pending.pop(root, None)
+        if pending is not None:
+            pending.cancel()
+        self._indexes.pop(root, None)
+        self._last_edit.pop(root, None)
+        heirs: dict[Path, Session] = {}
+        kept: set[str] = set()  # open documents another folder answers for now
+        for key, text in sorted(session.buffers.items()):
+            found = self.locate(from_fs_path(str(path_of(key, session))) or "")
+            if found is None:
+                continue
+            heir, heir_key = found
+            heir.set_buffer(heir_key, text)
+            heirs[heir.root] = heir
+            if not heir.lone:
+                kept.add(key)
+        for other in self.sessions.values():
+            if other.published & session.published:  # publish their view of those again
+                heirs[other.root] = other
+        still = {k for other in self.sessions.values() for k in other.published}
+        for key in sorted(session.published - kept - still):
+            self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+                uri=from_fs_path(str(path_of(key, session))) or "", diagnostics=[]))
+        for heir_root in sorted(heirs):
+            self.schedule(heirs[heir_root])
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Errors outside a request (a notification handler, a message that does not
@@ -278,6 +389,11 @@ def initialize(ls: SetlistServer, params: lsp.InitializeParams) -> None:
     ls.configure(params)
 
 
+@feature(lsp.INITIALIZED)
+async def initialized(ls: SetlistServer, params: lsp.InitializedParams) -> None:
+    await ls.client_ready()
+
+
 @feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
 def did_change_configuration(ls: SetlistServer,
                              params: lsp.DidChangeConfigurationParams) -> None:
@@ -287,16 +403,11 @@ def did_change_configuration(ls: SetlistServer,
 
 
 @feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-def did_change_workspace_folders(ls: SetlistServer,
-                                 params: lsp.DidChangeWorkspaceFoldersParams) -> None:
-    for folder in params.event.removed:
-        path = _path(folder.uri)
-        if path is not None:
-            ls.sessions.pop(path, None)
-    for folder in params.event.added:
-        path = _path(folder.uri)
-        if path is not None:
-            ls.sessions.setdefault(path, Session(root=path))
+async def did_change_workspace_folders(ls: SetlistServer,
+                                       params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+    added = [p for f in params.event.added if (p := _path(f.uri)) is not None]
+    removed = [p for f in params.event.removed if (p := _path(f.uri)) is not None]
+    ls.folders_changed(added, removed)
 
 
 @feature(lsp.TEXT_DOCUMENT_DID_OPEN)
@@ -329,14 +440,7 @@ async def did_close(ls: SetlistServer, params: lsp.DidCloseTextDocumentParams) -
 @feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
 async def did_change_watched_files(ls: SetlistServer,
                                    params: lsp.DidChangeWatchedFilesParams) -> None:
-    touched = set()
-    for change in params.changes:
-        found = ls.locate(change.uri)
-        if found is not None:
-            touched.add(found[0].root)
-    for root in sorted(touched):
-        ls.sessions[root].touch()
-        ls.schedule(ls.sessions[root])
+    ls.files_changed(params.changes)
 
 
 # ---------------------------------------------------------------- features
@@ -404,7 +508,7 @@ def on_rename(ls: SetlistServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit 
     if view is None:
         return None
     occ = view.index.file(view.key).at(view.offset(params.position))
-    return navigation.rename(view, occ, params.new_name)
+    return navigation.rename(view, occ, params.new_name, ls.open_text)
 
 
 @feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)

@@ -67,6 +67,7 @@ class Session:
     """The files of one workspace folder (or one lone file) and their last analysis."""
 
     root: Path                        # absolute: a folder, or a file outside every folder
+    lone: bool = False                # root is a file outside every workspace folder
     buffers: dict[str, str] = field(default_factory=dict)   # key -> text of open documents
     parse_cache: ParseCache = field(default_factory=ParseCache)
     generation: int = 0               # bumped by every change
@@ -122,6 +123,10 @@ class Session:
         self._project = project
         self._loaded = generation
         return project
+
+    def last_loaded(self) -> Project | None:
+        """The last Project, or None before the first analysis (never loads)."""
+        return self._project
 
     def last_project(self) -> Project | None:
         """The last Project without loading again (completion may use a stale one)."""
