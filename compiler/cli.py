@@ -61,12 +61,19 @@ def check(paths: tuple[str, ...], fmt: str, strict: bool, color: str) -> None:
     sys.exit(EXIT_SPEC if failed else EXIT_OK)
 
 
-def _load(paths: tuple[str, ...], texts=None):  # noqa: ANN001
-    """Load and check a project, or exit 2 for paths that cannot be read."""
+def _load(paths: tuple[str, ...], texts=None, *, parse_cache: bool = False):  # noqa: ANN001
+    """Load and check a project, or exit 2 for paths that cannot be read. ``parse_cache``:
+    take unchanged files' syntax trees from the parse cache (``setlist.parsecache``)."""
     from .project import LoadError, load
 
+    parse = None
+    if parse_cache:
+        from .parse import parse_source
+        from .parsecache import cached
+
+        parse = cached(parse_source)
     try:
-        project = load(paths or (".",), overrides=texts)
+        project = load(paths or (".",), overrides=texts, parse=parse)
     except LoadError as exc:
         click.echo(f"setlist: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -92,8 +99,8 @@ def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
     """Load, check, (resolve,) and compile; print diagnostics; exit 1 when the spec has
     errors. Returns the project, the compile result and the resolution (None unless
     ``resolve``). ``texts``: the root files' texts, already read (the compile cache's);
-    ``memo``: the compile cache's per-app memo."""
-    project = _load(paths, texts)
+    ``memo``: the compile cache's per-app memo (and the parse cache is used with it)."""
+    project = _load(paths, texts, parse_cache=memo is not None)
     if _blocked(project, fresh=resolve):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
