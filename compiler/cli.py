@@ -95,7 +95,8 @@ def _report(diags, sources, color: str = "auto") -> None:
 
 
 def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
-              offline: bool = False, texts=None, memo=None):  # noqa: ANN001
+              offline: bool = False, timeout: float | None = None, texts=None,
+              memo=None):  # noqa: ANN001
     """Load, check, (resolve,) and compile; print diagnostics; exit 1 when the spec has
     errors. Returns the project, the compile result and the resolution (None unless
     ``resolve``). ``texts``: the root files' texts, already read (the compile cache's);
@@ -104,7 +105,7 @@ def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
     if _blocked(project, fresh=resolve):
         _report(project.diagnostics, project.sources, color)
         sys.exit(EXIT_SPEC)
-    resolution = _resolved(project, offline=offline) if resolve else None
+    resolution = _resolved(project, offline=offline, timeout=timeout) if resolve else None
     result = project.compile(resolution.lock if resolution is not None else None, memo)
     _report(project.diagnostics + result.diagnostics, project.sources, color)
     if not result.ok:
@@ -133,6 +134,26 @@ def _print_problems(plan) -> None:
             click.echo(f"  = hint: {problem.hint}", err=True)
 
 
+DEFAULT_TIMEOUT = 30.0
+
+
+def _timeout_option(when: str = ""):  # noqa: ANN202
+    """``--timeout SECONDS`` for commands that ask registries (``when``: the flag it
+    needs, e.g. "--resolve"). Left unset it is None, read as DEFAULT_TIMEOUT."""
+    return click.option(
+        "--timeout", type=click.FloatRange(min=0.05), default=None, metavar="SECONDS",
+        help=(f"With {when}: g" if when else "G") + "ive up on a registry request after this "
+             f"long (default {DEFAULT_TIMEOUT:g}; each request is retried a few times "
+             "before the run fails).")
+
+
+def _needs(flag: str, given: bool, needed: str, present: bool) -> None:
+    """Exit 2 when ``flag`` is given without the flag ``needed`` it belongs to."""
+    if given and not present:
+        click.echo(f"setlist: error: {flag} only applies with {needed}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 @main.command(name="compile")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("-o", "--output", "out", default=".", show_default=True,
@@ -148,10 +169,12 @@ def _print_problems(plan) -> None:
                    "setlist.lock is written together with the output.")
 @click.option("--offline", is_flag=True,
               help="With --resolve: read only registries with a `layout`.")
+@_timeout_option("--resolve")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in diagnostics.")
 def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
-                resolve_first: bool, offline: bool, color: str) -> None:
+                resolve_first: bool, offline: bool, timeout: float | None,
+                color: str) -> None:
     """Compile PATHS into Argo CD documents and Kustomize overlays below OUTPUT.
 
     Only files whose bytes change are rewritten; generated files the spec no longer produces
@@ -167,9 +190,8 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
     """
     from pathlib import Path
 
-    if offline and not resolve_first:
-        click.echo("setlist: error: --offline only applies with --resolve", err=True)
-        sys.exit(EXIT_USAGE)
+    _needs("--offline", offline, "--resolve", resolve_first)
+    _needs("--timeout", timeout is not None, "--resolve", resolve_first)
     # The compile cache (setlist.cache) for a plain compile: replay a run whose inputs and
     # output are unchanged, else compile without re-reading the files it vouches for.
     inputs = None if check_only or force or resolve_first else _cache_inputs(paths)
@@ -182,7 +204,7 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
             return
         memo, trusted = _memo(record, Path(out))
     project, result, resolution = _compiled(paths, color, resolve=resolve_first,
-                                            offline=offline,
+                                            offline=offline, timeout=timeout,
                                             texts=inputs.texts if inputs else None,
                                             memo=memo)
     from .write import WriteError, apply
@@ -462,13 +484,11 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
 @click.option("--offline", is_flag=True,
               help="Contact no registry: read only registries with a `layout`; other images "
                    "keep their locked versions.")
-@click.option("--timeout", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
-              metavar="SECONDS", help="Give up on a registry request after this long (it is "
-                                      "retried a few times before the run fails).")
+@_timeout_option()
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in diagnostics.")
 def resolve(path: str | None, image_names: tuple[str, ...], env_names: tuple[str, ...],
-            offline: bool, timeout: float, color: str) -> None:
+            offline: bool, timeout: float | None, color: str) -> None:
     """Ask the registries which version each environment runs; update setlist.lock.
 
     Every image without a pin is resolved by its strategy for the environments the registry
@@ -532,7 +552,7 @@ def _committed(project, desired, options, resolver=None):  # noqa: ANN001, ANN20
 
 
 def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, ...] = (),
-              offline: bool = False, timeout: float = 30.0, lock=None):
+              offline: bool = False, timeout: float | None = None, lock=None):
     """Resolve the project's images (progress on stderr) starting from ``lock`` (default:
     the project's setlist.lock); exit 2 for unknown names, 1 for an unreadable lock, 3
     when a registry fails — nothing written in every case."""
@@ -553,7 +573,7 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
     now = datetime.now(UTC).replace(microsecond=0)  # lock times in whole seconds
     result = run_resolve(spec, lock, now=now, base=project.base,
                          images=set(image_names) or None, envs=set(env_names) or None,
-                         offline=offline, timeout=timeout,
+                         offline=offline, timeout=timeout or DEFAULT_TIMEOUT,
                          progress=ResolveProgress(sys.stderr))
     if not result.ok:
         for failure in result.failures:
@@ -566,7 +586,8 @@ def _resolved(project, image_names: tuple[str, ...] = (), env_names: tuple[str, 
     if result.skipped:
         click.echo(f"setlist: offline: kept the locked versions of {', '.join(result.skipped)}",
                    err=True)
-    _policy_gate(project, result.lock, signed=None if offline else _signature_checker(project))
+    _policy_gate(project, result.lock,
+                 signed=None if offline else _signature_checker(project, timeout))
     return result
 
 
@@ -605,6 +626,7 @@ def _policy_gate(project, lock, *, signed=None, now=None) -> None:  # noqa: ANN0
 @click.option("--resolve", "resolve_first", is_flag=True,
               help="Resolve versions from the registries first.")
 @click.option("--offline", is_flag=True, help="With --resolve: read only `layout` registries.")
+@_timeout_option()
 @click.option("--dry-run", is_flag=True,
               help="Show the commit that would be made; commit and push nothing.")
 @click.option("--force", is_flag=True,
@@ -620,7 +642,8 @@ def _policy_gate(project, lock, *, signed=None, now=None) -> None:  # noqa: ANN0
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour in diagnostics.")
 def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: str,
-              resolve_first: bool, offline: bool, dry_run: bool, force: bool,
+              resolve_first: bool, offline: bool, timeout: float | None, dry_run: bool,
+              force: bool,
               author: str | None, template: str | None, open_pr_command: str | None,
               color: str) -> None:
     """Compile PATH into the config repository and commit (or push a pull-request branch).
@@ -642,9 +665,7 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
     from .apply import DEFAULT_TEMPLATE, ApplyOptions
     from .resolve import write_lock
 
-    if offline and not resolve_first:
-        click.echo("setlist: error: --offline only applies with --resolve", err=True)
-        sys.exit(EXIT_USAGE)
+    _needs("--offline", offline, "--resolve", resolve_first)
     project = _load((path,) if path else ())
     if _blocked(project, fresh=resolve_first):
         _report(project.diagnostics, project.sources, color)
@@ -661,14 +682,14 @@ def apply_cmd(path: str | None, repo_url: str | None, branch: str | None, mode: 
     desired = None
     if resolve_first:
         def resolver(committed):  # noqa: ANN001, ANN202
-            return _resolved(project, offline=offline, lock=committed).lock
+            return _resolved(project, offline=offline, timeout=timeout, lock=committed).lock
     else:
         try:
             desired = lockfile.read(project.base)
         except lockfile.LockError as exc:
             click.echo(f"setlist: error: {exc}", err=True)
             sys.exit(EXIT_SPEC)
-        _policy_gate(project, desired, signed=_signature_checker(project))
+        _policy_gate(project, desired, signed=_signature_checker(project, timeout))
     options = ApplyOptions(repo=url, branch=branch or gitops.branch, mode=mode,
                            dry_run=dry_run, force=force, author=author,
                            template=template or DEFAULT_TEMPLATE,
@@ -827,6 +848,7 @@ def fmt_cmd(paths: tuple[str, ...], check_only: bool, show_diff: bool, color: st
               help="Print what would be promoted and what blocks the rest; change nothing.")
 @click.option("--no-resolve", is_flag=True,
               help="Leave the `<- registry` stages alone (no registry is asked).")
+@_timeout_option()
 @click.option("--repo", "repo_url", metavar="URL|DIR",
               help="Config repository (default: the spec's gitops repo).")
 @click.option("--branch", help="Branch (default: the spec's gitops branch).")
@@ -837,7 +859,7 @@ def fmt_cmd(paths: tuple[str, ...], check_only: bool, show_diff: bool, color: st
               show_default=True, help="Colour in diagnostics.")
 def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str, ...],
             at: str | None, hotfix: str | None, dry_run: bool, no_resolve: bool,
-            repo_url: str | None,
+            timeout: float | None, repo_url: str | None,
             branch: str | None, author: str | None, open_pr_command: str | None,
             color: str) -> None:
     """Move versions along the promotion rules, through their gates, and commit.
@@ -885,14 +907,15 @@ def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str
     url = repo_url or spec.gitops.repo
     if os.path.isdir(url):
         url = str(Path(url).resolve())
-    check_signature = _signature_checker(project)
+    check_signature = _signature_checker(project, timeout)
     images = set(image_names) or None
     envs = set(env_names) or None
     planned: dict = {}
 
     def promoted(committed):  # noqa: ANN001, ANN202
         if not no_resolve:  # the `<- registry` stages take the newest allowed version
-            committed = _resolved(project, image_names, env_names, lock=committed).lock
+            committed = _resolved(project, image_names, env_names, timeout=timeout,
+                                  lock=committed).lock
         moves = plan_promotions(spec, committed, now, images=images, envs=envs,
                                 hotfix=hotfix is not None, signed=check_signature)
         planned["moves"] = moves
@@ -934,9 +957,9 @@ def promote(path: str | None, env_names: tuple[str, ...], image_names: tuple[str
         click.echo(f"{options.branch}: up to date, nothing to commit")
 
 
-def _signature_checker(project):  # noqa: ANN001, ANN202
+def _signature_checker(project, timeout: float | None = None):  # noqa: ANN001, ANN202
     """(image name, digest) → whether a cosign signature exists, read from the image's
-    registry (or its OCI layout)."""
+    registry (or its OCI layout), giving up on a request after ``timeout`` seconds."""
     import os
 
     def check(image_name: str, digest: str) -> bool:

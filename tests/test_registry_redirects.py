@@ -16,7 +16,7 @@ import pytest
 from registry_util import canonical, digest_of
 from test_registry import FaultServer
 
-from conftest import write
+from conftest import ROOT, write
 from setlist.registry import Credentials, RegistryError
 
 SECRET = "redirect-secret-Zq81"
@@ -150,7 +150,10 @@ def test_a_registry_that_stays_slow_is_reported(two):
     assert stall.calls == 3
 
 
-def test_resolve_against_a_stalled_registry_exits_3_and_keeps_the_lock(two, tmp_path):
+@pytest.mark.parametrize("command", [["resolve"], ["compile", "--resolve", "-o", "out"]],
+                         ids=["resolve", "compile"])
+def test_resolve_against_a_stalled_registry_exits_3_and_keeps_the_lock(two, tmp_path,
+                                                                       command):
     registry, _ = two
     stall = Stall(TAGS, 60.0)
     registry.routes["/v2/x/y/tags/list"] = stall
@@ -169,7 +172,7 @@ app shop {{
     write(tmp_path / "setlist.lock", lock)
     started = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, "-m", "setlist", "resolve", "--timeout", "0.2"],
+        proc = subprocess.run([sys.executable, "-m", "setlist", *command, "--timeout", "0.2"],
                               cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
     finally:
@@ -177,4 +180,14 @@ app shop {{
     assert proc.returncode == 3, proc.stderr
     assert "timed out" in proc.stderr and "setlist.lock was not changed" in proc.stderr
     assert (tmp_path / "setlist.lock").read_text() == lock
+    assert not (tmp_path / "out").exists()
     assert time.monotonic() - started < 60  # bounded: it did not wait for the server
+
+
+def test_timeout_without_resolve_is_a_bad_invocation(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "setlist", "compile", "--timeout", "1",
+                           str(ROOT / "examples" / "quickstart"), "-o", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "--timeout only applies with --resolve" in proc.stderr
+    assert not (tmp_path / "o").exists()
