@@ -969,7 +969,7 @@ def _signature_checker(project, timeout: float | None = None):  # noqa: ANN001, 
 
         image = next(i for i in project.spec.images if i.name == image_name)
         client = connection(project.spec, image, os.fspath(project.base), os.environ
-                            ).client(30.0)
+                            ).client(timeout or DEFAULT_TIMEOUT)
         try:
             return has_signature(client, image.repository, digest)
         except RegistryError as exc:
