@@ -50,9 +50,8 @@ function createClient() {
       inventory: inventory ? resolvePath(path.isAbsolute(inventory) ? inventory
         : path.join('${workspaceFolder}', inventory)) : null,
     },
-    synchronize: {
-      fileEvents: vscode.workspace.createFileSystemWatcher('**/{*.setlist,setlist.lock}'),
-    },
+    // No `synchronize.fileEvents`: the server registers the files it watches itself
+    // (spec files, setlist.lock and the configured inventory).
     outputChannel: output,
     traceOutputChannel: trace,
   };

@@ -57,7 +57,7 @@ class LanguageClient {
       server: serverOptions,
       documentSelector: clientOptions.documentSelector,
       initializationOptions: clientOptions.initializationOptions,
-      watching: clientOptions.synchronize.fileEvents.glob,
+      watching: clientOptions.synchronize ? clientOptions.synchronize.fileEvents : null,
     });
     this.command = serverOptions.command;
   }
