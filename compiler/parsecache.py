@@ -165,9 +165,9 @@ def decode(data: Any, file: str) -> m.Module:
 
 def _span_factory(file: str) -> Callable[[tuple], Span]:
     """Builds a span of ``file`` from its stored tuple without validating again the
-    numbers a parse produced: the fields are set directly (a slotted dataclass through its
-    slots, a pydantic model through its ``__dict__``), which is checked once against a
-    validated span and otherwise falls back to the validating constructor."""
+    numbers a parse produced: the fields are set directly (through the slots of a slotted
+    class, else its ``__dict__``), which is checked once against a span built by its
+    constructor; any difference and the constructor is used."""
     def validated(value: tuple) -> Span:
         return Span(file=file, **dict(zip(_SPAN_FIELDS, value[1:], strict=True)))
 
@@ -181,8 +181,9 @@ def _span_factory(file: str) -> Callable[[tuple], Span]:
             for setter, item in zip(setters, value[1:], strict=True):
                 setter(span, item)
             return span
-    elif hasattr(Span, "model_fields"):
+    else:
         names = frozenset(("file", *_SPAN_FIELDS))
+        pydantic = hasattr(Span, "model_fields")
 
         def direct(value: tuple) -> Span:
             _, line, column, end_line, end_column, start, end = value
@@ -190,12 +191,11 @@ def _span_factory(file: str) -> Callable[[tuple], Span]:
             set_attribute(span, "__dict__", {
                 "file": file, "line": line, "column": column, "end_line": end_line,
                 "end_column": end_column, "start": start, "end": end})
-            set_attribute(span, "__pydantic_fields_set__", set(names))
-            set_attribute(span, "__pydantic_extra__", None)
-            set_attribute(span, "__pydantic_private__", None)
+            if pydantic:
+                set_attribute(span, "__pydantic_fields_set__", set(names))
+                set_attribute(span, "__pydantic_extra__", None)
+                set_attribute(span, "__pydantic_private__", None)
             return span
-    else:
-        return validated
     sample = (0, 1, 2, 3, 4, 5, 6)
     try:
         same = direct(sample) == validated(sample) and str(direct(sample)) == f"{file}:1:2"
