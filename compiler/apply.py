@@ -201,11 +201,24 @@ def _lock_rel(project) -> str:  # noqa: ANN001
 
 
 def _read_lock(repo: Repo, rel: str) -> Lock:
+    """The lock committed in the repository (its work tree is reset to the fetched commit),
+    read like any file someone else wrote: at most MAX_LOCK_BYTES, and never through a
+    symbolic link, which could point anywhere on this machine (/dev/zero included)."""
+    from .yamlguard import YAMLLimitError, read_capped
+
     path = repo.path / rel
+    if path.is_symlink():
+        raise ApplyError(f"{rel} in the config repository is a symbolic link; setlist reads "
+                         "its lock only from a regular file", 1,
+                         ("replace the link with the lock itself",))
     try:
-        text = path.read_text("utf-8")
+        text = read_capped(path, lockfile.MAX_LOCK_BYTES).decode("utf-8")
     except FileNotFoundError:
         return Lock()
+    except YAMLLimitError as exc:
+        raise ApplyError(f"{rel} in the config repository {exc}", 1,
+                         ("a lock holds one entry per image and environment; replace it "
+                          "with one written by setlist resolve",)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ApplyError(f"{rel} in the config repository cannot be read ({exc})", 1) \
             from None
@@ -383,12 +396,13 @@ def _unseen(repo: Repo, lock_rel: str, delta: dict[tuple[str, str], LockEntry]
         return delta
     done = repo.run("log", f"-n{HISTORY_DEPTH}", "--format=%H", "--", lock_rel, check=False)
     seen: dict[tuple[str, str], list[LockEntry]] = {}
-    for commit in done.stdout.split():
-        text = repo.run("show", f"{commit}:{lock_rel}", check=False)
-        if text.returncode != 0:
+    # a past lock too large to read (or deleted, or unreadable) tells nothing: skipped
+    for _commit, text in repo.read_files(done.stdout.split(), lock_rel,
+                                         lockfile.MAX_LOCK_BYTES):
+        if text is None:
             continue
         try:
-            past = lockfile.parse(text.stdout, lock_rel)
+            past = lockfile.parse(text, lock_rel)
         except lockfile.LockError:
             continue
         for key in delta:

@@ -138,6 +138,25 @@ class Repo:
     def tree(self) -> str:
         return self.run("rev-parse", "HEAD^{tree}").stdout.strip()
 
+    def read_files(self, commits: Sequence[str], path: str,
+                   limit: int) -> Iterator[tuple[str, str | None]]:
+        """(commit, text) of ``path`` as each of ``commits`` has it; the text is None when
+        the commit has no such file or the file is larger than ``limit`` bytes. Sizes are
+        asked first (one ``git cat-file --batch-check``), so a large file is never read
+        into memory."""
+        if not commits:
+            return
+        specs = "".join(f"{commit}:{path}\n" for commit in commits)
+        done = self.run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                        input=specs)
+        for commit, line in zip(commits, done.stdout.splitlines(), strict=False):
+            oid, kind, size = (line.split() + ["", "", ""])[:3]
+            if kind != "blob" or not size.isdigit() or int(size) > limit:
+                yield commit, None
+                continue
+            blob = self.run("cat-file", "blob", oid, check=False)
+            yield commit, blob.stdout if blob.returncode == 0 else None
+
     def commit(self, message: str, author: str | None = None) -> str:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt",
                                          delete=False) as handle:

@@ -374,3 +374,86 @@ def test_a_project_without_lock_entries_commits_its_output(daemon, tmp_path):
     assert 'newTag: "1.0.0"' in show(bare, "main", "apps/shop/overlays/dev/kustomization.yaml")
     files = git("--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main").split()
     assert "setlist.lock" not in files
+
+
+# ---------------------------------------------------------------- the committed lock is capped
+
+
+def _limited(max_bytes: int = 2 * 1024 ** 3):
+    """A memory ceiling for the apply process, so that a lock read without a cap fails the
+    test with a MemoryError instead of taking the machine's memory."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+    return limit
+
+
+def apply_limited(folder: Path, *args: str, cache: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "setlist", "apply", str(folder), *args],
+                          env=environ(cache), capture_output=True, text=True, timeout=300,
+                          preexec_fn=_limited())
+
+
+def _commit_to(url: str, work: Path, files: dict[str, str],
+               links: dict[str, str] | None = None, message: str = "change") -> None:
+    if not work.exists():
+        git("clone", "--quiet", url, str(work))
+    for rel, text in files.items():
+        write(work / rel, text)
+    for rel, target in (links or {}).items():
+        (work / rel).unlink(missing_ok=True)
+        os.symlink(target, work / rel)
+    git("add", "-A", cwd=work)
+    git("commit", "--quiet", "-m", message, cwd=work)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+
+
+def test_an_oversized_committed_lock_stops_the_run(daemon, tmp_path):
+    url = daemon.bare("biglock.git", seed=SEED)
+    big = "# padding\n" + "#" * lockfile.MAX_LOCK_BYTES + "\n"
+    _commit_to(url, tmp_path / "other", {"setlist.lock": big}, message="a huge lock")
+    folder = project(tmp_path / "spec", url, lock_with())
+    done = apply_limited(folder, cache=tmp_path / "cache")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "setlist: error: setlist.lock in the config repository is larger than 32 MiB, more "
+        "than setlist reads",
+        "  a lock holds one entry per image and environment; replace it with one written by "
+        "setlist resolve"]
+    assert len(log(daemon.path("biglock.git"))) == 2   # nothing pushed
+
+
+def test_a_committed_lock_that_is_a_symbolic_link_is_not_followed(daemon, tmp_path):
+    url = daemon.bare("linklock.git", seed=SEED)
+    # git stores the link, not what it points to; followed, it never ends
+    _commit_to(url, tmp_path / "other", {}, links={"setlist.lock": "/dev/zero"},
+               message="a lock that is a link")
+    folder = project(tmp_path / "spec", url, lock_with())
+    done = apply_limited(folder, cache=tmp_path / "cache")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "setlist: error: setlist.lock in the config repository is a symbolic link; setlist "
+        "reads its lock only from a regular file")
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+
+
+def test_an_oversized_lock_in_the_history_is_skipped_unread(daemon, tmp_path):
+    from setlist.gitrepo import Repo
+
+    url = daemon.bare("oldbiglock.git", seed=SEED)
+    work = tmp_path / "other"
+    _commit_to(url, work, {"setlist.lock": "#" * 5000 + "\n"}, message="too big")
+    _commit_to(url, work, {"setlist.lock": lockfile.dump(lock_with())}, message="a lock")
+    commits = git("log", "--format=%H", cwd=work).split()   # newest first: lock, big, seed
+    repo = Repo(path=work, environ=environ(tmp_path / "cache"))
+    got = dict(repo.read_files(commits, "setlist.lock", limit=4096))
+    assert got == {commits[0]: lockfile.dump(lock_with()),   # read
+                   commits[1]: None,                          # 5001 bytes: too large
+                   commits[2]: None}                          # no lock in the seed
+    # apply reads that history (a local lock with a change) and lands the change
+    folder = project(tmp_path / "spec", url, lock_with(api_dev="1.3.0"))
+    done = apply_limited(folder, cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    final = lockfile.parse(show(daemon.path("oldbiglock.git"), "main", "setlist.lock"))
+    assert final.get("api", "dev").tag == "1.3.0"
