@@ -195,7 +195,109 @@ def _token_hint(tok: Token, expected: set[str], after: str | None, field: str | 
     if tok.type == "RBRACE" and expected and all(e.lower() in DECL_KEYWORDS or e == "$END"
                                                  for e in expected):
         return ["this '}' closes nothing; remove it or check the braces above"]
+    if tok.type == "NAME" and (glued := _glued_keyword(str(tok), expected, full, pos)):
+        return [f"put a space after the keyword '{glued}': {glued} {str(tok)[len(glued):]}"]
     return []
+
+
+_DECL_TERMINALS = {k.upper() for k in DECL_KEYWORDS}
+_VALUE_TOKENS = {"NAME", "STRING", "INT", "DURATION", "DATE", "REGEX", "TRUE", "FALSE", "NONE"}
+_KEYWORD_LIST = ", ".join(sorted(DECL_KEYWORDS))
+
+
+def _fallback_hint(tok: Token, expected: set[str], after: str | None, field: str | None,
+                   full: str, pos: int, want: str) -> str:
+    """A hint for every syntax error no common slip explains: a value missing, two values
+    in a row, a bracket left open, a stray word between declarations. LALR states are
+    shared, so the expected set alone does not say where the parser is; the brackets open
+    at the error do."""
+    found = _describe_found(tok).removeprefix("the ")
+    opened = _open_bracket(full, pos)
+    # a value that could end here: what follows is a second one, not a missing first one
+    complete = bool(expected & {"RBRACE", "RSQB", "RPAR", "COMMA", "_SEP", "$END"})
+    if len(expected & _VALUE_START) >= 5 and not complete:
+        example = re.search(r"such as (.+)$", FIELD_NOUNS.get(field or "", ""))
+        if field and example and after and re.fullmatch(rf"{re.escape(field)}\s*=", after):
+            return f"write the value here, e.g. {field} = {example.group(1)}"
+        return ('write a value here: a name, a "string", a number, a list [a, b] or a map '
+                "{key: value}")
+    if expected == {"LBRACE"}:
+        last = None
+        for match in _DECL_START.finditer(full, 0, pos):
+            last = match.group()
+        example = _NAMED_DECLS.get(last or "", "app shop { ... }")
+        return f"a declaration is a keyword, one name and a body in braces, e.g. {example}"
+    if expected == {"NAME"}:
+        if after and after.endswith("."):
+            return "after '.' comes a name, e.g. cluster.env or std.no_latest_tag"
+        return "write a name here: letters, digits, '_' and '-', starting with a letter"
+    line = full[full.rfind("\n", 0, pos) + 1:pos]
+    if opened is None and "AS" in expected and tok.type == "NAME" \
+            and line.lstrip().startswith("import"):
+        return f"write 'as' before the alias: as {tok}"
+    if expected == {"EQUAL"}:
+        return "a field is NAME = VALUE: write '=' after the field's name"
+    if tok.type in _VALUE_TOKENS and (complete or expected & _DECL_TERMINALS):
+        if opened == "[":
+            return "two values in a row: separate the items of a list with ','"
+        if opened == "(":
+            return "two values in a row: separate the arguments with ','"
+        if opened == "map":
+            return "two values in a row: separate the entries of a map with ','"
+        if opened == "{":
+            return ("a field holds one value: start the next field on its own line as "
+                    "NAME = VALUE, or join the values with an operator")
+    if opened is None and len(expected & _DECL_TERMINALS) >= 5:
+        return (f"a declaration starts with one of the keywords {_KEYWORD_LIST}; remove the "
+                f"{found}, or join it to the value above with an operator")
+    closers = {"[": ("RSQB", "']'"), "(": ("RPAR", "')'"), "{": ("RBRACE", "'}'"),
+               "map": ("RBRACE", "'}'")}
+    if opened in closers and closers[opened][0] in expected:
+        return f"a closing {closers[opened][1]} may be missing, or the {found} is out of place"
+    if tok.type in _VALUE_TOKENS:
+        return "two values in a row: join them with an operator (==, and, or, /) or remove one"
+    return f"remove the {found}, or write {want} before it"
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"?|//[^\n]*|[\[\](){}]')
+
+
+def _open_bracket(full: str, pos: int) -> str | None:
+    """The innermost bracket still open at ``pos`` in its declaration: '[', '(', '{' for a
+    block body, 'map' for a map literal, None between declarations."""
+    start = 0
+    for match in _DECL_START.finditer(full, 0, pos):
+        start = match.start()
+    stack: list[str] = []
+    for match in _BRACKETS.finditer(full, start, pos):
+        ch = match.group()
+        if ch in "[(":
+            stack.append(ch)
+        elif ch == "{":
+            before = full[start:match.start()].rstrip()
+            stack.append("map" if before.endswith(("=", ":", ",", "(", "[", "{")) else "{")
+        elif ch in ")]}" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+# Declarations with a name, and what follows the name: `constwave = 1` is `const wave = 1`
+# glued, `appsx {` is `app sx {`, but `approval shop {` is no glued `app`.
+_AFTER_DECL_NAME = {"const": "=", "app": "{", "environment": "{", "image": "{",
+                    "registry": "{", "promotion": "{", "policy": "{("}
+
+
+def _glued_keyword(word: str, expected: set[str], full: str, pos: int) -> str | None:
+    """The declaration keyword ``word`` starts with when it reads as that keyword glued to
+    the declaration's name (``constwave = 1``): a word is a keyword only when it is exactly
+    one, so the whole word was read as a name."""
+    nxt = full[pos + len(word):].lstrip()[:1]
+    for keyword, follow in _AFTER_DECL_NAME.items():
+        rest = word[len(keyword):]
+        if keyword.upper() in expected and word.startswith(keyword) and nxt and \
+                nxt in follow and re.fullmatch(r"[A-Za-z_][\w-]*", rest):
+            return keyword
+    return None
 
 
 def _stray_character_hint(chunk: str, pos: int, ch: str, in_promotion: bool) -> str:
@@ -301,5 +403,7 @@ def syntax_error(exc: UnexpectedInput, chunk: str, file: str, off: _Offset, full
         value = str(tok) if same_line and tok.type in _VALUE_START else "value"
         hints.append(f"write '{after} = {value}'")
     hints.extend(_token_hint(tok, expected, after, field, full, abs_pos))
+    if not hints:
+        hints.append(_fallback_hint(tok, expected, after, field, full, abs_pos, want))
     return error(span(len(str(tok))), code, prefix + f"expected {want}{where}, found {found}",
                  *hints)
