@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from . import model as m
 from .diagnostics import Diagnostic, Span, error
@@ -29,6 +29,30 @@ _DECL_START = re.compile(
 # `after` following a promotion's source, past blanks and `//` comments (which may sit on
 # the source's line while `after` starts the next one).
 _AFTER = re.compile(r"(?:\s|//[^\n]*)*after\b")
+
+
+class WholeWords:
+    """Lark post-lexer whose only job is ``always_accept``: every state of the contextual
+    lexer may read a NAME. A state where no name may follow (between declarations, after
+    ``import "x"``) otherwise lexes keywords alone, and ``constwave`` would read as the
+    keyword ``const`` and the name ``wave``. With NAME there, a word is read whole and is a
+    keyword only when it is exactly one (Lark retypes such a NAME).
+
+    A character no terminal of the state starts makes the lexer report the terminals it
+    had, NAME included even where the parser takes none; the expected set is put back to
+    what the parser state takes."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        try:
+            yield from stream
+        except UnexpectedToken as exc:
+            state = exc.state
+            if state is not None:
+                exc.expected = {t for t in state.parse_conf.states[state.position]
+                                if t.isupper()}
+            raise
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +74,7 @@ def parser() -> Lark:
     if folder is not None:
         cache = os.path.join(folder, f"grammar-{digest}.lark-cache")
     options = dict(parser="lalr", lexer="contextual", propagate_positions=True,
-                   maybe_placeholders=False, start=["start", "expr"])
+                   maybe_placeholders=False, start=["start", "expr"], postlex=WholeWords())
     try:
         return Lark(text, cache=cache, **options)
     except Exception:  # a corrupt or unreadable cache file: build without it

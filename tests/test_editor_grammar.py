@@ -145,9 +145,11 @@ def _lark() -> tuple[Lark, list[Token]]:
         comments.append(token)
         return token
 
+    from setlist.parse import WholeWords  # keywords are whole words, as Setlist reads them
+
     grammar = (ROOT / "grammar" / "setlist.lark").read_text("utf-8")
     parser = Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False,
-                  lexer_callbacks={"COMMENT": keep})
+                  lexer_callbacks={"COMMENT": keep}, postlex=WholeWords())
     return parser, comments
 
 

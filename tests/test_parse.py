@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import re
+from pathlib import Path
+
 import pytest
 
 from setlist import model as m
@@ -155,3 +159,118 @@ def test_blank_and_comment_only_files():
     for text in ("", "\n\n", "// only a comment\n"):
         module, diags = parse(text)
         assert module.decls == () and diags == []
+
+
+# ---------------------------------------------------------------- keywords are whole words
+
+
+@pytest.mark.parametrize("text, name", [
+    ("const wave = 1\n", "wave"),
+    ("const constwave = 1\n", "constwave"),
+    ("const x = 1\nconst appsx = 2\n", "appsx"),
+    ('import "std/sync" as assets\nconst x = assets.y\n', "x"),
+])
+def test_a_name_that_starts_with_a_keyword_is_one_name(text, name):
+    module, diags = parse(text)
+    assert diags == []
+    assert module.decls[-1].name == name
+
+
+@pytest.mark.parametrize("text, line, keyword, name", [
+    ("constwave = 1\n", 1, "const", "wave"),
+    ('appshop { base = "b" }\n', 1, "app", "shop"),
+    ("environment dev { clusters = all }\nenvironmentprod { clusters = all }\n", 2,
+     "environment", "prod"),
+    ("policy p { }\npolicyq(y: int) { }\n", 2, "policy", "q"),
+])
+def test_a_keyword_glued_to_a_name_is_a_syntax_error(text, line, keyword, name):
+    module, diags = parse(text)
+    (d,) = diags
+    assert (d.code, d.span.line, d.span.column) == ("SL100", line, 1)
+    assert d.message.endswith(f"found the name '{keyword}{name}'")
+    assert d.hints == (f"put a space after the keyword '{keyword}': {keyword} {name}",)
+    # it used to read as `{keyword} {name}`
+    assert name not in [getattr(decl, "name", None) for decl in module.decls]
+
+
+def test_a_word_merely_starting_with_a_keyword_gets_no_glued_keyword_hint():
+    # `approval` starts with `app`, but `app roval shop {` is not what was meant
+    _, diags = parse('approval shop { base = "b" }\n')
+    (d,) = diags
+    assert d.code == "SL100" and d.message.endswith("found the name 'approval'")
+    assert d.hints and "put a space" not in d.hints[0]
+    assert "a declaration starts with one of the keywords" in d.hints[0]
+
+
+def test_after_import_a_glued_as_is_not_an_alias():
+    _, diags = parse('import "std/sync" asx\n')
+    (d,) = diags
+    assert d.code == "SL100" and d.message.endswith("found the name 'asx'")
+    assert d.hints == ("write 'as' before the alias: as asx",)
+
+
+def test_lexer_errors_expect_only_what_the_parser_takes():
+    # a character no terminal of the state starts: the parser wanted '=', not a name
+    _, diags = parse('app a { namespace: "x" }\n')
+    assert diags[0].message == "expected '=' after 'namespace', found ':'"
+
+
+# ---------------------------------------------------------------- every syntax error has a hint
+
+ROOT = Path(__file__).resolve().parent.parent
+_WORD = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|[A-Za-z_][\w-]*|\d+\w*|<-|==|!=|<=|>=|=~|!~'
+                   r"|\S")
+
+
+def _malformed() -> list[tuple[str, str]]:
+    """The bad-input corpus, and the examples broken one word at a time (a word dropped,
+    doubled, replaced or followed by another), deterministically."""
+    cases = [(p.name, p.read_text("utf-8")) for p in sorted((ROOT / "tests" / "bad_inputs")
+                                                           .rglob("*.setlist"))]
+    sources = [p.read_text("utf-8") for p in sorted((ROOT / "examples").rglob("*.setlist"))]
+    rng = random.Random(20240611)
+    for n in range(400):
+        text = rng.choice(sources)
+        words = [w for w in _WORD.finditer(text) if not w.group().startswith("//")]
+        w, other = rng.choice(words), rng.choice(words).group()
+        broken = [text[:w.start()] + text[w.end():],
+                  text[:w.start()] + w.group() + " " + text[w.start():],
+                  text[:w.start()] + other + text[w.end():],
+                  text[:w.end()] + other + text[w.end():]][n % 4]
+        cases.append((f"mutation {n}", broken))
+    return cases
+
+
+def test_every_syntax_error_has_a_hint():
+    seen = 0
+    for name, text in _malformed():
+        _, diags = parse(text)
+        for d in diags:
+            if d.code.startswith("SL1"):
+                seen += 1
+                assert d.hints and all(h.strip() for h in d.hints), f"{name}: {d}"
+    assert seen > 300   # the corpus does exercise the parser's errors
+
+
+@pytest.mark.parametrize("text, hint", [
+    # two values in a row
+    ('app a {\n  namespace = "a" "b"\n}\n', "a field holds one value"),
+    ("const xs = [a b]\n", "separate the items of a list with ','"),
+    ("const m = {a: 1 b: 2}\n", "separate the entries of a map with ','"),
+    ("const x = f(a b)\n", "separate the arguments with ','"),
+    ('environment e { clusters = cluster.env == "a" "b" }\n', "a field holds one value"),
+    ("const x = a b\n", "a declaration starts with one of the keywords"),
+    # a value missing
+    ("const x = = 1\n", 'write a value here: a name, a "string"'),
+    ("const x = a.]\n", "after '.' comes a name"),
+    # a declaration's shape
+    ('environment dev = { clusters = all }\n', "a declaration is a keyword, one name and a body"
+                                               " in braces, e.g. environment prod { ... }"),
+    ('import "std/sync" sync\n', "write 'as' before the alias: as sync"),
+    # brackets
+    ("const x = f(a }\n", "a closing ')' may be missing"),
+])
+def test_hints_for_common_syntax_errors(text, hint):
+    _, diags = parse(text)
+    assert diags and diags[0].code == "SL100", diags
+    assert hint in diags[0].hints[0], diags[0]
