@@ -439,12 +439,13 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
     """Show the Applications Argo CD would generate from PATH's ApplicationSets (offline).
 
     Expands every generated ApplicationSet for the clusters of the --clusters inventory, as
-    the ApplicationSet controller's cluster generator does; warnings go to stderr.
-    Exit status: 0 done (warnings allowed), 1 the spec has errors, 2 bad invocation or an
-    unreadable inventory.
+    the ApplicationSet controller's cluster generator does; warnings and errors go to stderr.
+    Exit status: 0 done (warnings allowed), 1 the spec has errors or an ApplicationSet fails
+    for a cluster of the inventory (a template that does not render, or that preview cannot
+    evaluate; a selector the controller rejects), 2 bad invocation or an unreadable inventory.
     """
     from .inventory import InventoryError, read_inventory
-    from .preview import RENDERERS
+    from .preview import FAILURES, RENDERERS
     from .preview import preview as run_preview
 
     try:
@@ -471,7 +472,14 @@ def preview(path: str | None, clusters: str, app_name: str | None, env_name: str
     shown = run_preview(result.documents, inventory, app=app_name, env=env_name)
     click.echo(RENDERERS[fmt](shown), nl=False)
     for issue in shown.issues:
-        click.echo(f"setlist: warning: {issue.message}", err=True)
+        level = "error" if issue.kind in FAILURES else "warning"
+        click.echo(f"setlist: {level}: {issue.message}", err=True)
+    failed = [f"{item.name} ({item.file})" for item in shown.items if item.failed]
+    if failed:
+        click.echo(f"setlist: error: preview failed: {len(failed)} ApplicationSet"
+                   f"{'s' if len(failed) != 1 else ''} cannot be expanded for this inventory: "
+                   f"{', '.join(failed)}", err=True)
+        sys.exit(EXIT_SPEC)
     sys.exit(EXIT_OK)
 
 

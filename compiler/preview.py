@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compile.documents import IN_CLUSTER_SERVER, LABEL_APP, LABEL_CLUSTER, LABEL_ENV
-from .gotemplate import StrMap, TemplateError
+from .gotemplate import StrMap, TemplateError, Unsupported
 from .gotemplate import render as render_go
 from .inventory import SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, Cluster, Inventory
 from .values import check_label_key, check_label_value, name_normalized
@@ -174,17 +174,44 @@ def render_fast(text: str, params: Mapping[str, Any]) -> str:
     return _FAST.sub(sub, text)
 
 
+class FieldError(Exception):
+    """A string of the template that does not render: where it is, what it says, and the
+    TemplateError (an :class:`Unsupported` one when preview cannot tell)."""
+
+    def __init__(self, path: str, text: str, error: TemplateError):
+        super().__init__(f"{path}: {error}")
+        self.path, self.text, self.error = path, text, error
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _field_path(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(str(key), ensure_ascii=False)}]"
+
+
 def render_deep(value: Any, params: Mapping[str, Any], go_template: bool,
-                options: Sequence[str]) -> Any:
-    """Every string of a template (map keys included) rendered, as deeplyReplace does."""
+                options: Sequence[str], path: str = "template") -> Any:
+    """Every string of a template (map keys included) rendered, as deeplyReplace does;
+    :class:`FieldError` names the first string that fails."""
     if isinstance(value, str):
-        return render_go(value, params, options) if go_template else render_fast(value, params)
+        if not go_template:
+            return render_fast(value, params)
+        try:
+            return render_go(value, params, options)
+        except TemplateError as exc:
+            raise FieldError(path, value, exc) from None
     if isinstance(value, Mapping):
-        return {render_deep(k, params, go_template, options): render_deep(v, params,
-                                                                           go_template, options)
+        return {render_deep(k, params, go_template, options, path + " (a key)"):
+                render_deep(v, params, go_template, options, _field_path(path, k))
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [render_deep(v, params, go_template, options) for v in value]
+        return [render_deep(v, params, go_template, options, _field_path(path, i))
+                for i, v in enumerate(value)]
     return value
 
 
@@ -247,6 +274,11 @@ class Preview:
                 "warnings": [i.data() for i in self.issues]}
 
 
+# Issues that mean the controller fails an ApplicationSet (or preview cannot expand it):
+# `setlist preview` reports them as errors and exits 1.
+FAILURES = ("template-error", "selector-error", "unsupported-generator")
+
+
 def _visible(clusters: Iterable[Cluster], namespace: str) -> list[Cluster]:
     return [c for c in clusters if c.namespace in (None, namespace)]
 
@@ -279,7 +311,7 @@ def _appset_item(doc: Mapping[str, Any], file: str, clusters: Sequence[Cluster],
                                                    or {}).items() if "{{" in str(v)))
     visible = _visible(clusters, namespace)
     for n, generator in enumerate(spec.get("generators") or [], 1):
-        where = f"ApplicationSet {name}, generator {n}"
+        where = f"ApplicationSet {name} ({file}), generator {n}"
         if set(generator) != {"clusters"}:
             issues.append(Issue("unsupported-generator", f"{where}: preview only expands "
                                 f"cluster generators (found {', '.join(sorted(generator))})"))
@@ -297,11 +329,16 @@ def _appset_item(doc: Mapping[str, Any], file: str, clusters: Sequence[Cluster],
             params = (local_cluster_params() if cluster is LOCAL_CLUSTER
                       else cluster_params(cluster, go_template))
             try:
-                rendered = render_deep(template, params, go_template, options)
-            except TemplateError as exc:
-                issues.append(Issue("template-error", f"{where}: cannot render the template "
-                                    f"for cluster '{cluster.display_name}': {exc}; the "
-                                    f"controller generates no Application of {name}"))
+                rendered = render_deep(template, params, go_template, options,
+                                       "spec.template")
+            except FieldError as exc:
+                outcome = ("preview cannot evaluate it, so it cannot tell what the controller "
+                           "makes of it" if isinstance(exc.error, Unsupported) else
+                           f"the controller generates no Application of {name}")
+                issues.append(Issue("template-error", f"{where}: the template "
+                                    f"{exc.path} = {json.dumps(exc.text, ensure_ascii=False)} "
+                                    f"does not render for cluster '{cluster.display_name}': "
+                                    f"{exc.error}; {outcome}"))
                 item.failed = True
                 continue
             rmeta = rendered.get("metadata") or {}
@@ -435,7 +472,24 @@ def _check(result: Preview) -> None:
         if len(distinct) > 1:
             issues.append(Issue("duplicate-name", f"the Application name '{n}' is generated by "
                                 f"{' and '.join(distinct)}; only one of them can own it"))
-    # Label values Kubernetes would refuse (a long cluster name in setlist.dev/cluster).
+    # Two clusters with one setlist.dev/cluster value: names cut to 63 characters that
+    # differ only after that. The label no longer tells their Applications apart.
+    for item in result.items:
+        by_value: dict[str, dict[str, str]] = {}
+        for a in item.applications:
+            if LABEL_CLUSTER in a.cluster_labels and a.labels.get(LABEL_CLUSTER):
+                by_value.setdefault(a.labels[LABEL_CLUSTER], {}).setdefault(a.cluster_key,
+                                                                             a.cluster)
+        for value, clusters in sorted(by_value.items()):
+            if len(clusters) > 1:
+                names = " and ".join(f"'{c}'" for c in sorted(clusters.values()))
+                issues.append(Issue("label-collision", f"{item.kind} {item.name}: clusters "
+                                    f"{names} both get the label {LABEL_CLUSTER}={value} "
+                                    "(label values hold at most 63 characters, so longer "
+                                    "cluster names are cut); the label does not tell their "
+                                    "Applications apart"))
+    # Label values Kubernetes would refuse: `{{.nameNormalized}}` of a long cluster name in
+    # a template written without `trunc 63` (Setlist's own are cut to fit).
     for item in result.items:
         for a in item.applications:
             for k in a.cluster_labels:
@@ -475,7 +529,7 @@ def render_table(result: Preview) -> str:
         count = len(item.applications)
         what = f"{count} Application{'s' if count != 1 else ''}"
         if item.failed:
-            what += " rendered; the controller would create none of them (see warnings)"
+            what += " rendered; the controller would create none of them (see the errors)"
         lines.append(f"{item.kind} {item.name}  (app {item.app}, env {item.env}; {item.file}): "
                      f"{what}")
         if not item.applications:

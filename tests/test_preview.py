@@ -530,3 +530,92 @@ def test_cli_spec_errors(tmp_path):
     proc = run(str(tmp_path), "--clusters", str(SIMPLE))
     assert proc.returncode == 1
     assert "error[" in proc.stderr + proc.stdout
+
+
+# ---------------------------------------------------------------- long cluster names
+
+
+def test_long_cluster_names_give_valid_labels_and_names(tmp_path):
+    eks = "0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com"
+    long_name = "edge-" + "x" * 250   # nameNormalized keeps 253 characters
+    inv = parse_inventory(
+        f"- {{name: '{eks}', server: 'https://1', labels: {{env: prod}}}}\n"
+        f"- {{name: '{eks}:8443', server: 'https://2', labels: {{env: prod}}}}\n"
+        f"- {{name: '{long_name}', server: 'https://3', labels: {{env: prod}}}}\n"
+        "- {name: prod-eu-1, server: 'https://4', labels: {env: prod}}\n")
+    docs = compiled(tmp_path, selector_spec({"prod": 'cluster.env == "prod"'}))
+    result = preview(docs, inv)
+    (item,) = result.items
+    assert not item.failed and not issues(result, "invalid-label")
+    got = {a.cluster: (a.name, a.labels["setlist.dev/cluster"]) for a in item.applications}
+    assert got == {
+        eks: (f"aprod-prod.{eks}", eks[:63]),
+        f"{eks}:8443": (f"aprod-prod.{eks}-8443", eks[:63]),
+        long_name: (f"aprod-prod.{long_name[:242]}", long_name[:63]),
+        "prod-eu-1": ("aprod-prod.prod-eu-1", "prod-eu-1"),
+    }
+    assert all(len(name) <= 253 for name, _ in got.values())
+    [message] = issues(result, "label-collision")
+    assert message == (
+        f"ApplicationSet aprod-prod: clusters '{eks}' and '{eks}:8443' both get the label "
+        f"setlist.dev/cluster={eks[:63]} (label values hold at most 63 characters, so longer "
+        "cluster names are cut); the label does not tell their Applications apart")
+
+
+def test_uncut_cluster_label_is_invalid_label():
+    inv = parse_inventory(f"- {{name: '{'a' * 70}', server: 'https://1', labels: {{t: e}}}}\n")
+    gen = [{"clusters": {"selector": {"matchLabels": {"t": "e"}}}}]
+    result = preview([appset_doc({"c": "{{.nameNormalized}}"}, gen)], inv)
+    [message] = issues(result, "invalid-label")
+    assert "label c='" + "a" * 70 + "' is not a valid label value" in message
+
+
+# ---------------------------------------------------------------- failing templates
+
+
+def test_template_error_names_the_document_field_and_cluster():
+    gen = [{"clusters": {"selector": {"matchLabels": {"env": "dev"}}}}]
+    doc = appset_doc({"team": "{{.metadata.annotations.team}}"}, gen)
+    result = preview([doc], read_inventory(SIMPLE))
+    [message] = issues(result, "template-error")
+    assert message == (
+        "ApplicationSet x-prod (argocd/applicationsets/x-prod.yaml), generator 1: the template "
+        'spec.template.metadata.labels.team = "{{.metadata.annotations.team}}" does not '
+        "render for cluster 'dev': map has no entry for key \"annotations\" in "
+        "{{.metadata.annotations.team}}; the controller generates no Application of x-prod")
+    # what preview cannot evaluate is not said to fail in the controller
+    doc = appset_doc({"setlist.dev/x": "{{.name | upper}}"}, gen)
+    [message] = issues(preview([doc], read_inventory(SIMPLE)), "template-error")
+    assert 'spec.template.metadata.labels["setlist.dev/x"]' in message
+    assert message.endswith("preview cannot evaluate it, so it cannot tell what the "
+                            "controller makes of it")
+
+
+TEMPLATED_ANNOTATION = (GITOPS + 'environment dev { clusters = cluster.env == "dev" }\n'
+                        'app shop {\n  base = "apps/shop"\n  namespace = "shop"\n'
+                        '  deploy = [dev]\n'
+                        '  annotations = {"team": "{{.metadata.annotations.team}}"}\n}\n')
+
+
+def test_cli_fails_when_a_template_fails(tmp_path):
+    write(tmp_path / "spec.setlist", TEMPLATED_ANNOTATION)
+    proc = run(str(tmp_path), "--clusters", str(SIMPLE))
+    assert proc.returncode == 1, proc.stderr
+    assert "ApplicationSet shop-dev" in proc.stdout    # the preview is still printed
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(
+        "setlist: error: ApplicationSet shop-dev (argocd/applicationsets/shop-dev.yaml), "
+        "generator 1: the template spec.template.metadata.annotations.team = "
+        '"{{.metadata.annotations.team}}" does not render for cluster \'dev\'')
+    assert lines[-1] == ("setlist: error: preview failed: 1 ApplicationSet cannot be "
+                         "expanded for this inventory: shop-dev "
+                         "(argocd/applicationsets/shop-dev.yaml)")
+    assert "Traceback" not in proc.stderr
+    # a cluster with the annotation renders: nothing fails
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("- {name: dev, server: 'https://d', labels: {env: dev}, "
+                   "annotations: {team: a}}\n", encoding="utf-8")
+    proc = run(str(tmp_path), "--clusters", str(inv), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (app,) = json.loads(proc.stdout)["items"][0]["applications"]
+    assert app["name"] == "shop-dev.dev"
