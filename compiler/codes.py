@@ -231,6 +231,23 @@ hexadecimal digits.
 The number is outside what the field accepts: a registry's `concurrency` (requests in
 flight at once) is 1 to 64, and `requests_per_second` is 1 to 10000.
 """),
+    _c("SL415", "cluster names cut to the same label", """
+Every generated Application is labelled `setlist.dev/cluster` with its cluster's
+normalised name (`nameNormalized`: lower case, other characters than letters, digits,
+'-' and '.' replaced by '-'). Label values hold at most 63 characters, so a longer name is
+cut to its first 63 (and a '-' or '.' left at the end is dropped); the Application name
+keeps the whole cluster name. When two clusters listed by one environment differ only
+after their first 63 characters, their Applications get the same label and a selector on
+it (`kubectl get applications -l setlist.dev/cluster=...`) cannot tell them apart.
+
+    environment prod {
+      clusters = ["https://0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com",
+                  "https://0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com:8443"]
+    }
+
+Register one of the clusters in Argo CD under a shorter name and list it by that name.
+`setlist preview` reports the same for the clusters of an inventory (`label-collision`).
+"""),
     # ---- promotion ----------------------------------------------------------------------
     _c("SL500", "promotion stage is not a deployment target", """
 Every stage of a promotion must be an environment that at least one app deploying the

@@ -4,9 +4,13 @@ Enough for the templates of an ApplicationSet (``goTemplate: true``) that Setlis
 that people commonly write by hand: text, ``{{-``/``-}}`` trimming, comments, field chains
 (``.a.b``), ``.`` and ``$``, variables (``{{$x := pipeline}}``, ``{{$x = pipeline}}``,
 ``$x.field``), pipelines with ``|`` and parentheses, string literals, ``true``/``false``/``nil``,
-``if``/``with`` with ``else``, ``else if`` and ``else with``, and the builtin ``index`` with any
-number of keys. Anything else (``range``, ``define``, numbers, sprig functions, ...) raises
-:class:`TemplateError` saying it is unsupported, never a Python exception.
+``if``/``with`` with ``else``, ``else if`` and ``else with``, decimal integer constants, the
+builtin ``index`` with any number of keys, and the string functions of Sprig that Setlist's
+own templates use (``trunc``, ``trimAll``, ``trimPrefix``, ``trimSuffix``; Argo CD gives
+goTemplate the Sprig library but ``env``, ``expandenv`` and ``getHostByName``). Anything else
+Argo CD evaluates (``range``, ``define``, other numbers, other functions, ...) raises
+:class:`Unsupported`, a :class:`TemplateError` saying so; a function Argo CD does not have
+fails as in Go (``function "x" not defined``). Never a Python exception.
 
 Values: a ``dict`` is a Go ``map[string]interface{}`` (a missing key's zero value is nil), a
 :class:`StrMap` a ``map[string]string`` (zero value ""), ``None`` is nil (Go's invalid or nil
@@ -19,7 +23,11 @@ interface value, printed ``<no value>``). The rules follow text/template's exec.
 - ``index`` never looks at ``missingkey``: a missing key gives the zero value; ``index`` of nil
   fails (``index of untyped nil``);
 - ``if``/``with`` are false for nil, "", an empty map and ``false``; variables declared inside
-  them end at their ``{{end}}``.
+  them end at their ``{{end}}``;
+- a function's arguments are checked as evalCall and evalArg check them: the number of
+  arguments (the piped value counts as the last), and each argument's type: a constant of
+  the wrong kind (``expected integer; found "x"``), nil (``invalid value; expected string``)
+  or a value of another type (``wrong type for value; expected string; got int``).
 """
 
 from __future__ import annotations
@@ -30,13 +38,22 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-SUPPORTED = ("fields (.a.b), variables, `index`, `if`/`with`/`else`/`end`, string literals, "
+from .gotemplate_funcs import ARGO_CD_FUNCTIONS, FUNCTIONS
+from .gotemplate_funcs import SPRIG as _SPRIG
+
+SUPPORTED = ("fields (.a.b), variables, `index`, `trunc`, `trimAll`, `trimPrefix`, "
+             "`trimSuffix`, `if`/`with`/`else`/`end`, string literals, decimal integers, "
              "comments and {{- -}} trimming")
 _SPACE = " \t\r\n"
 
 
 class TemplateError(Exception):
     """A template Go would fail to parse or execute, or one this subset cannot evaluate."""
+
+
+class Unsupported(TemplateError):
+    """A template Go may well evaluate, but this subset does not: what Argo CD makes of it is
+    unknown, not a failure."""
 
 
 class StrMap(dict):
@@ -49,6 +66,7 @@ _TOKEN = re.compile(r"""
     (?P<decl>:=) | (?P<assign>=) | (?P<lparen>\() | (?P<rparen>\)) | (?P<pipe>\|)
   | (?P<comma>,)
   | (?P<str>"(?:[^"\\\n]|\\.)*") | (?P<raw>`[^`]*`)
+  | (?P<num>[+-]?[0-9][\w.]*)
   | (?P<var>\$\w*(?:\.[^\W\d]\w*)*)
   | (?P<field>(?:\.[^\W\d]\w*)+)
   | (?P<dot>\.(?![\w.]))
@@ -118,14 +136,26 @@ def _lex(text: str) -> list[str | _Action]:
                 what = ("numbers" if text[p] in "0123456789+-" else
                         "character constants" if text[p] == "'" else None)
                 if what:
-                    raise TemplateError(f"unsupported: preview does not evaluate {what} "
+                    raise Unsupported(f"unsupported: preview does not evaluate {what} "
                                         f"(in {text[start:p + 1]}...)")
                 raise TemplateError(f"unexpected {text[p]!r} in action {text[start:p + 1]}...")
             kind = m.lastgroup or ""
+            if kind == "num" and not _int_constant(m.group(kind)):
+                raise Unsupported(f"unsupported: preview evaluates decimal integers only "
+                                    f"(in {text[start:m.end()]}...)")
             tokens.append(_Tok(kind, m.group(kind)))
             p = m.end()
         items.append(_Action(tokens, text[start:end]))
         pos = end
+
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _int_constant(text: str) -> bool:
+    """A constant Go reads as the int ``int(text)``: no 0x/0o/0b prefix, no leading 0 (octal
+    in Go), no '_', '.', exponent or 'i'; within int64."""
+    return re.fullmatch(r"[+-]?(?:0|[1-9][0-9]*)", text) is not None and int(text) in _INT64
 
 
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
@@ -148,7 +178,7 @@ def _unquote(tok: _Tok) -> str:
         if hex2 or octal:
             code = int(hex2, 16) if hex2 else int(octal, 8)
             if code > 0x7F:
-                raise TemplateError(f"unsupported: byte escape in string {tok.text}")
+                raise Unsupported(f"unsupported: byte escape in string {tok.text}")
             return chr(code)
         return chr(int(hex4 or hex8, 16))
 
@@ -157,8 +187,8 @@ def _unquote(tok: _Tok) -> str:
 
 # ---------------------------------------------------------------- parsing
 
-# Operands: ("field", names), ("var", name, names), ("dot",), ("str", value), ("bool", b),
-# ("nil",), ("func", name), ("pipe", _Pipe).
+# Operands: ("field", names), ("var", name, names), ("dot",), ("str", value, quoted),
+# ("num", int, text), ("bool", b), ("nil",), ("func", name), ("pipe", _Pipe).
 Operand = tuple[Any, ...]
 
 
@@ -185,7 +215,8 @@ class _Control:
 
 
 _UNSUPPORTED_KEYWORDS = {"range", "define", "template", "block", "break", "continue"}
-FUNCTIONS = ("index",)
+
+
 
 
 class _Parser:
@@ -218,7 +249,7 @@ class _Parser:
             if word in ("if", "with"):
                 nodes.append(self.control(word, toks[1:], item))
             elif word in _UNSUPPORTED_KEYWORDS:
-                raise TemplateError(f"unsupported: preview does not evaluate {{{{{word}}}}} "
+                raise Unsupported(f"unsupported: preview does not evaluate {{{{{word}}}}} "
                                     f"(in {item.source}); it understands {SUPPORTED}")
             else:
                 nodes.append(_Print(self.pipeline(toks, item, decl_ok=True), item.source))
@@ -254,7 +285,7 @@ class _Parser:
         if (decl_ok and len(toks) >= 2 and toks[0].kind == "var" and "." not in toks[0].text
                 and toks[1].kind in ("decl", "assign", "comma")):
             if toks[1].kind == "comma":
-                raise TemplateError(f"unsupported: two variables outside range in "
+                raise Unsupported(f"unsupported: two variables outside range in "
                                     f"{item.source}")
             name = toks[0].text
             pipe.decl, pipe.assign = name, toks[1].kind == "assign"
@@ -282,7 +313,7 @@ class _Parser:
                     raise TemplateError(f"unclosed left paren in {item.source}")
                 inner = self.pipeline(toks[pos:end - 1], item, decl_ok=False)
                 if end < len(toks) and toks[end].kind == "field":
-                    raise TemplateError(f"unsupported: a field of a parenthesized pipeline "
+                    raise Unsupported(f"unsupported: a field of a parenthesized pipeline "
                                         f"in {item.source}")
                 cmd.append(("pipe", inner))
                 pos = end
@@ -304,7 +335,9 @@ class _Parser:
                 raise TemplateError(f'undefined variable "{name}" in {item.source}')
             return ("var", name, tuple(names))
         if tok.kind in ("str", "raw"):
-            return ("str", _unquote(tok))
+            return ("str", _unquote(tok), tok.text)
+        if tok.kind == "num":
+            return ("num", int(tok.text), tok.text)
         if tok.kind == "ident":
             if tok.text in ("true", "false"):
                 return ("bool", tok.text == "true")
@@ -312,8 +345,10 @@ class _Parser:
                 return ("nil",)
             if tok.text in FUNCTIONS:
                 return ("func", tok.text)
-            raise TemplateError(f"unsupported function {tok.text!r} in {item.source}: preview "
-                                f"understands {SUPPORTED}")
+            if tok.text not in ARGO_CD_FUNCTIONS:
+                raise TemplateError(f'function "{tok.text}" not defined in {item.source}')
+            raise Unsupported(f"unsupported function {tok.text!r} in {item.source}: preview "
+                              f"understands {SUPPORTED}")
         raise TemplateError(f"unexpected {tok.text!r} in {item.source}")
 
 
@@ -426,7 +461,7 @@ class _State:
         try:
             return fn(*args)
         except TemplateError as exc:
-            raise TemplateError(f"{exc} in {source}") from None
+            raise type(exc)(f"{exc} in {source}") from None
 
     def pipeline(self, pipe: _Pipe, dot: Any) -> Any:
         value: Any = _NO_FINAL
@@ -446,6 +481,8 @@ class _State:
 
     def command(self, cmd: list[Operand], dot: Any, final: Any) -> Any:
         first, args = cmd[0], cmd[1:]
+        if first[0] == "func" and first[1] in _SPRIG:
+            return self.call(first[1], args, dot, final)
         if first[0] == "func":
             values = [self.arg(a, dot) for a in args]
             if final is not _NO_FINAL:
@@ -462,6 +499,32 @@ class _State:
             raise TemplateError("nil is not a command")
         return self.arg(first, dot)
 
+    def call(self, name: str, args: list[Operand], dot: Any, final: Any) -> Any:
+        """A Sprig function, its arguments checked as evalCall and evalArg check them."""
+        types, fn = _SPRIG[name]
+        given = len(args) + (final is not _NO_FINAL)
+        if given != len(types):
+            raise TemplateError(f"wrong number of args for {name}: want {len(types)} got "
+                                f"{given}")
+        values = [self.typed_arg(a, dot, t) for a, t in zip(args, types, strict=False)]
+        if final is not _NO_FINAL:
+            values.append(_assignable(final, types[-1]))
+        return fn(*values)
+
+    def typed_arg(self, operand: Operand, dot: Any, typ: str) -> Any:
+        kind = operand[0]
+        if kind == "nil":
+            raise TemplateError(f"cannot assign nil to {typ}")
+        if kind in ("str", "num", "bool"):
+            # a constant: only one of the parameter's kind will do (evalString, evalInteger)
+            want = {"string": "str", "int": "num"}[typ]
+            if kind != want:
+                found = operand[2] if kind != "bool" else go_print(operand[1])
+                what = "integer" if typ == "int" else typ
+                raise TemplateError(f"expected {what}; found {found}")
+            return operand[1]
+        return _assignable(self.arg(operand, dot), typ)
+
     def arg(self, operand: Operand, dot: Any) -> Any:
         kind = operand[0]
         if kind == "field":
@@ -470,7 +533,7 @@ class _State:
             return self.fields(self.variable(operand[1]), operand[2])
         if kind == "dot":
             return dot
-        if kind in ("str", "bool"):
+        if kind in ("str", "num", "bool"):
             return operand[1]
         if kind == "nil":
             return None
@@ -506,6 +569,17 @@ class _State:
                     return None  # an invalid value: the rest of the chain gives nothing
                 receiver = None
         return receiver
+
+
+def _assignable(value: Any, typ: str) -> Any:
+    """validateType: nil is no string or int; an interface value must hold the type."""
+    if value is None:
+        raise TemplateError(f"invalid value; expected {typ}")
+    ok = isinstance(value, str) if typ == "string" else (
+        isinstance(value, int) and not isinstance(value, bool))
+    if not ok:
+        raise TemplateError(f"wrong type for value; expected {typ}; got {go_type(value)}")
+    return value
 
 
 def _missing(options: Sequence[str]) -> str:

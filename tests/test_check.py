@@ -95,3 +95,40 @@ def test_rollout_needs_a_selector():
     _, diags = check('environment e { clusters = ["a"]; rollout = [cluster.x == "y", rest] }')
     assert [(d[0], d[3]) for d in diags] == [
         ("SL307", "a rollout needs clusters chosen by a selector")]
+
+
+EKS = "https://0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com"
+
+
+def static_env(*clusters: str) -> str:
+    listed = ", ".join(f'"{c}"' for c in clusters)
+    return (f"environment prod {{ clusters = [{listed}] }}\n"
+            'app shop { base = "b"; namespace = "shop"; deploy = [prod] }\n')
+
+
+def test_clusters_cut_to_one_label_value_is_sl415():
+    project, diags = check(static_env(EKS, EKS + ":8443", "prod-eu"))
+    assert [(code, line) for code, line, _, _ in diags] == [("SL415", 1)]
+    (d,) = project.diagnostics
+    assert d.severity.value == "warning" and project.ok
+    assert d.message == (
+        "two clusters of 'prod' get the same label setlist.dev/cluster="
+        "0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.co: label values "
+        "hold at most 63 characters, so both names are cut to the same value")
+    assert d.hints == ("register one of the clusters under a name whose first 63 characters "
+                       "differ, and list it by that name",)
+    assert d.related[0].message == "the other one"
+    # names that differ within their first 63 characters are fine
+    _, diags = check(static_env(EKS, EKS.replace("0123", "9123")))
+    assert diags == []
+
+
+def test_clusters_cut_to_one_application_name_is_sl209():
+    # 252 characters each, differing in the last: `shop-prod.` leaves room for 243
+    a, b = "c" * 251 + "a", "c" * 251 + "b"
+    _, diags = check(static_env(a, b))
+    assert [(code, line) for code, line, _, _ in diags] == [("SL209", 1)]
+    assert f"both become '{'c' * 243}'" in diags[0][3]
+    # with room for the whole name the Applications stay apart (only the label is shared)
+    _, diags = check(static_env("c" * 230 + "a", "c" * 230 + "b"))
+    assert [code for code, *_ in diags] == ["SL415"]

@@ -72,8 +72,12 @@ def test_applicationset_for_a_selector():
             {"key": "region", "operator": "In", "values": ["eu", "us"]},
             {"key": "tier", "operator": "NotIn", "values": ["x"]}]}}}]
     template = spec["template"]
-    assert template["metadata"]["name"] == "api-e.{{.nameNormalized}}"
-    assert template["metadata"]["labels"]["setlist.dev/cluster"] == "{{.nameNormalized}}"
+    # the cluster part cut so that the name stays within 253 characters, the label value
+    # within 63; both unchanged for every name that fits
+    assert template["metadata"]["name"] == 'api-e.{{trunc 247 .nameNormalized | trimAll "-."}}'
+    assert template["metadata"]["labels"]["setlist.dev/cluster"] == \
+        '{{trunc 63 .nameNormalized | trimAll "-."}}'
+
     assert template["spec"]["destination"] == {"server": "{{.server}}", "namespace": "api"}
     assert template["spec"]["source"] == {"repoURL": "https://git.example.com/ops",
                                           "targetRevision": "main",
@@ -144,6 +148,30 @@ def test_static_clusters_become_applications():
     _, docs = compiled(app_env('environment e { clusters = ["in-cluster"] }'))
     (single,) = docs["argocd/applications/api-e.yaml"].documents
     assert single["metadata"]["name"] == "api-e"
+
+
+EKS = "https://0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com"
+
+
+def test_long_cluster_names_give_valid_labels_and_names():
+    from setlist.values import check_dns1123_subdomain, check_label_value
+
+    long_name = "edge-" + "x" * 235 + ".example.com"   # 252 characters
+    result, docs = compiled(app_env(
+        f'environment e {{ clusters = ["{long_name}", "{EKS}", "prod-eu"] }}'))
+    assert result.diagnostics == []
+    apps = docs["argocd/applications/api-e.yaml"].documents
+    labels = [a["metadata"]["labels"]["setlist.dev/cluster"] for a in apps]
+    # label values hold 63 characters, end with a letter or digit; one that fits is kept
+    assert labels == [("edge-" + "x" * 235)[:63],
+                      "0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.co",
+                      "prod-eu"]
+    assert all(check_label_value(v) is None for v in labels)
+    names = [a["metadata"]["name"] for a in apps]
+    # names are cut only where they would pass 253 characters
+    assert names == ["api-e.edge-" + "x" * 235 + ".exampl",
+                     "api-e." + EKS.removeprefix("https://"), "api-e.prod-eu"]
+    assert all(check_dns1123_subdomain(n) is None for n in names)
 
 
 def test_app_project_with_destinations_and_freeze_windows():

@@ -71,8 +71,11 @@ def test_a_freeze_covers_only_its_own_environment():
     docs = {d.path: d.documents[0] for d in result.documents}
     (window,) = docs["argocd/projects/shop.yaml"]["spec"]["syncWindows"]
     # an Application the prod-eu ApplicationSet generates for a cluster named "c1"
-    name = docs["argocd/applicationsets/shop-prod-eu.yaml"]["spec"]["template"]["metadata"][
-        "name"].replace("{{.nameNormalized}}", "c1")
+    from setlist.gotemplate import render
+
+    name = render(docs["argocd/applicationsets/shop-prod-eu.yaml"]["spec"]["template"][
+        "metadata"]["name"], {"nameNormalized": "c1"}, ["missingkey=error"])
+    assert name == "shop-prod-eu.c1"
     warned = any(d.severity.value == "warning" and "freeze" in d.message
                  for d in result.diagnostics)
     assert warned or not any(fnmatchcase(name, p) for p in window["applications"]), \

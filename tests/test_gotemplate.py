@@ -10,8 +10,15 @@ import random
 
 import pytest
 
-from setlist.compile.argocd import cluster_label_template
-from setlist.gotemplate import StrMap, TemplateError, parse, render
+from setlist.compile.argocd import (
+    CLUSTER_LABEL_TEMPLATE,
+    application_name,
+    application_name_template,
+    cluster_label_template,
+    cluster_label_value,
+)
+from setlist.gotemplate import StrMap, TemplateError, Unsupported, parse, render
+from setlist.values import check_label_value, name_normalized
 
 ERR = ["missingkey=error"]
 PARAMS = {"name": "a", "server": "https://a",
@@ -118,9 +125,9 @@ def test_trimming_and_comments():
     assert render("a {{/* a comment }} with braces */}} b", PARAMS) == "a  b"
     assert render("a {{- /* c */ -}} \n b", PARAMS) == "ab"
     assert render("{{if .name -}}\n  x\n{{- end}}", PARAMS) == "x"
-    # `{{-3}}` is not a trim marker (no space after the dash)
-    with pytest.raises(TemplateError, match="numbers"):
-        render("{{-3}}", PARAMS)
+    # `{{-3}}` is not a trim marker (no space after the dash): it prints the number -3
+    assert render("a {{-3}}", PARAMS) == "a -3"
+    assert render("a {{- 3}}", PARAMS) == "a3"
     assert render('{{"}}"}}', PARAMS) == "}}"
     assert render('{{"a\\tb\\u00e9"}}', PARAMS) == "a\tb\u00e9"
 
@@ -190,3 +197,105 @@ def test_cluster_label_template_is_nil_safe():
     # keys that need quoting are quoted as Go string literals
     assert render(cluster_label_template('a"b'), {"metadata": {"labels": StrMap(
         {'a"b': "q"})}}, ERR) == "q"
+
+
+# ---------------------------------------------------------------- integers and Sprig functions
+
+
+def test_integer_constants():
+    assert render("{{3}} {{-0}} {{+7}} {{if 0}}t{{else}}f{{end}}", PARAMS) == "3 0 7 f"
+    # only forms whose value Go and this subset agree on; 010 is octal in Go
+    for text in ("{{010}}", "{{0x1F}}", "{{1e3}}", "{{1_000}}", "{{1.5}}", "{{3i}}",
+                 "{{99999999999999999999}}", "{{3.name}}"):
+        with pytest.raises(Unsupported, match="decimal integers only"):
+            render(text, PARAMS)
+
+
+@pytest.mark.parametrize(("text", "out"), [
+    ('{{trunc 3 "abcdef"}}', "abc"),
+    ('{{trunc 10 "abc"}}', "abc"),
+    ('{{trunc 0 "abc"}}', ""),
+    ('{{trunc -2 "abcdef"}}', "ef"),        # the last 2
+    ('{{trunc -9 "abcdef"}}', "abcdef"),    # sprig: not longer than 9, so all of it
+    ('{{"abcdef" | trunc 4}}', "abcd"),     # the piped value is the last argument
+    ('{{trimAll "-." "-.a-b.-"}}', "a-b"),
+    ('{{"..a.." | trimAll "."}}', "a"),
+    ('{{trimAll "" " a "}}', " a "),
+    ('{{"prefix-x" | trimPrefix "prefix-"}}', "x"),
+    ('{{"x--" | trimSuffix "-"}}', "x-"),    # strings.TrimSuffix: once
+    ('{{trunc 5 .name | trimAll "-"}}', "a"),
+    ('{{trunc 1 (trimPrefix "h" .server)}}', "t"),
+])
+def test_sprig_string_functions(text, out):
+    assert render(text, PARAMS, ERR) == out
+
+
+def test_trunc_counts_bytes_as_go_does():
+    # "é" is two bytes: Go keeps one of them; so does the surrogateescape'd result
+    cut = render('{{trunc 2 "aé"}}', PARAMS)
+    assert cut.encode("utf-8", "surrogateescape") == b"a\xc3"
+    assert render('{{trunc 3 "aé"}}', PARAMS) == "aé"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{{trunc 3}}", "wrong number of args for trunc: want 2 got 1"),
+    ('{{"x" | trunc 3 "y"}}', "wrong number of args for trunc: want 2 got 3"),
+    ('{{trimAll "-" trunc}}', "wrong number of args for trunc: want 2 got 0"),
+    ('{{trunc "3" .name}}', 'expected integer; found "3"'),
+    ("{{trunc 3 5}}", "expected string; found 5"),
+    ("{{trunc true .name}}", "expected integer; found true"),
+    ("{{trunc 3 nil}}", "cannot assign nil to string"),
+    ("{{trunc .name .name}}", "wrong type for value; expected int; got string"),
+    ("{{trunc 3 .metadata}}", r"wrong type for value; expected string; got map\[string\]"
+                              r"interface \{\}"),
+    ('{{index . "nope" | trimAll "-"}}', "invalid value; expected string"),
+    ("{{3 | trimAll \"-\"}}", "wrong type for value; expected string; got int"),
+    ("{{trunc 3 .nope}}", 'map has no entry for key "nope"'),
+])
+def test_function_arguments_are_checked_as_go_checks_them(text, message):
+    with pytest.raises(TemplateError, match=message) as exc:
+        render(text, PARAMS, ERR)
+    assert not isinstance(exc.value, Unsupported)
+
+
+def test_unsupported_is_not_undefined():
+    # Argo CD has upper (Sprig): preview cannot tell what it gives, which is not a failure
+    with pytest.raises(Unsupported, match="unsupported function 'upper'"):
+        render("{{.name | upper}}", PARAMS)
+    # a function Argo CD does not have fails to parse there too
+    for name in ("trunk", "env", "expandenv", "getHostByName"):
+        with pytest.raises(TemplateError, match=f'function "{name}" not defined') as exc:
+            render(f"{{{{{name} .name}}}}", PARAMS)
+        assert not isinstance(exc.value, Unsupported)
+
+
+# ---------------------------------------------------------------- the cluster name templates
+
+
+def _names() -> list[str]:
+    rng = random.Random(11)
+    names = ["in-cluster", "a" * 63, "a" * 64, "a" * 62 + "-b", "a" * 62 + ".b",
+             "a" * 61 + "-.bc", "x" * 300, "Edge 1 (Berlin)",
+             "0123456789abcdef0123456789abcdef.gr7.eu-west-1.eks.amazonaws.com"]
+    for _ in range(300):
+        names.append("".join(rng.choice("ab-._Z9") for _ in range(rng.randint(1, 280))))
+    return names
+
+
+def test_cluster_name_templates_match_the_python_side():
+    """Static Applications compute in Python what ApplicationSets compute in Go: the same
+    values, and always a valid label value and an object name within 253 characters."""
+    for name in _names():
+        normalized = name_normalized(name)
+        params = {"name": name, "nameNormalized": normalized}
+        label = render(CLUSTER_LABEL_TEMPLATE, params, ERR)
+        assert label == cluster_label_value(normalized)
+        assert check_label_value(label) is None, (name, label)
+        if len(normalized) <= 63:
+            assert label == normalized        # a label that fits is never changed
+        for base in ("a-e", "x" * 63 + "-" + "y" * 20):
+            app = render(application_name_template(base), params, ERR)
+            assert app == application_name(base, normalized)
+            assert len(app) <= 253 and not app.endswith(("-", "."))
+            if len(base) + 1 + len(normalized) <= 253:
+                assert app == f"{base}.{normalized}"   # no Application is renamed

@@ -137,17 +137,40 @@ def check_output_names(ctx: Context, spec: s.Spec) -> None:
     environment giving one Application name, two images of an app that the overlay would
     list under one name, and overlays or bases inside the folder the root app syncs."""
     for env in spec.environments:
+        if not env.static_clusters:
+            continue
+        # the names compile gives (one definition of them), imported only for listed
+        # clusters, so that checking a spec without any does not load the compile stage
+        from ..compile.argocd import application_name, cluster_label_value
+
         seen: dict[str, s.StaticCluster] = {}
+        labels: dict[str, s.StaticCluster] = {}
+        # the cluster part of `<app>-<env>.<cluster>` is cut to fit 253 characters; the
+        # longest app leaves it the least room
+        base = max((f"{a.name}-{env.name}" for a in spec.apps if env.name in a.deploy),
+                   key=len, default=env.name)
         for cluster in env.static_clusters:
             target = cluster.name or re.sub(r"^https?://", "", cluster.server or "")
             suffix = v.name_normalized(target)
-            first = seen.setdefault(suffix, cluster)
+            name = application_name(base, suffix)[len(base) + 1:]
+            first = seen.setdefault(name, cluster)
             if first is not cluster and len(env.static_clusters) > 1:
                 ctx.error(cluster.span, "SL209",
                           f"two clusters of '{env.name}' would give Applications the same "
-                          f"name: both become '{suffix}'",
+                          f"name: both become '{name}'",
                           "list each cluster once, by name or by server",
                           related=(Related(span=first.span, message="the first one"),))
+                continue
+            label = cluster_label_value(suffix)
+            other = labels.setdefault(label, cluster)
+            if other is not cluster:
+                ctx.warning(cluster.span, "SL415",
+                            f"two clusters of '{env.name}' get the same label "
+                            f"setlist.dev/cluster={label}: label values hold at most 63 "
+                            "characters, so both names are cut to the same value",
+                            "register one of the clusters under a name whose first 63 "
+                            "characters differ, and list it by that name",
+                            related=(Related(span=other.span, message="the other one"),))
     images = {i.name: i for i in spec.images}
     for app in spec.apps:
         names: dict[str, s.AppImage] = {}

@@ -24,9 +24,49 @@ from .documents import (
 )
 
 API_VERSION = "argoproj.io/v1alpha1"
-# Go's strings.ToLower uses simple case mappings, Python's str.lower full ones. Once every
-# character outside [-a-z0-9.] is replaced by '-', they differ only for U+0130 ('İ'): its full
-# lower case is two characters ("i" + combining dot above), its simple one "i".
+MAX_LABEL_VALUE = 63   # Kubernetes label values
+MAX_OBJECT_NAME = 253  # object names: DNS subdomains
+
+
+def shortened(normalized: str, limit: int) -> str:
+    """A ``nameNormalized`` cut to ``limit`` characters without a '-' or '.' left at the end:
+    what the Go template ``trunc LIMIT .nameNormalized | trimAll "-."`` gives (Sprig's trunc
+    counts bytes; a normalised name is ASCII). A name that fits is returned as it is, since
+    normalising already trims both ends."""
+    return normalized[:limit].strip("-.")
+
+
+def _shortened_template(limit: int) -> str:
+    return f'{{{{trunc {limit} .nameNormalized | trimAll "-."}}}}'
+
+
+# The cluster label of generated Applications. Label values hold at most 63 characters and
+# end with a letter or digit; nameNormalized holds up to 253, and with a longer one
+# Kubernetes rejects the Application, so the controller would create none for that cluster.
+CLUSTER_LABEL_TEMPLATE = _shortened_template(MAX_LABEL_VALUE)
+
+
+def cluster_label_value(normalized: str) -> str:
+    """The value of ``setlist.dev/cluster`` for a cluster with this ``nameNormalized``."""
+    return shortened(normalized, MAX_LABEL_VALUE)
+
+
+def application_name(base: str, normalized: str) -> str:
+    """``<app>-<env>.<cluster>``, the cluster part cut so that the name stays a valid object
+    name (253 characters): unchanged for every name that fits, so no Application that
+    Argo CD can create is ever renamed."""
+    return f"{base}.{shortened(normalized, MAX_OBJECT_NAME - len(base) - 1)}"
+
+
+def application_name_template(base: str) -> str:
+    """The ApplicationSet template's ``metadata.name``: :func:`application_name` in Go."""
+    return f"{base}.{_shortened_template(MAX_OBJECT_NAME - len(base) - 1)}"
+
+
+def static_cluster_suffix(cluster: s.StaticCluster) -> str:
+    """The ``nameNormalized`` of a listed cluster: its name, or its server without the
+    scheme."""
+    return name_normalized(cluster.name or re.sub(r"^https?://", "", cluster.server or ""))
 
 
 def cluster_label_template(key: str) -> str:
@@ -93,7 +133,7 @@ def application_set(app: s.App, env: s.Environment, gitops: s.GitOps, overlay_di
                     steps: tuple[list[dict[str, Any]], set[str]] | None) -> dict[str, Any]:
     name = f"{app.name}-{env.name}"
     template_labels = _labels(app, env)
-    template_labels[LABEL_CLUSTER] = "{{.nameNormalized}}"
+    template_labels[LABEL_CLUSTER] = CLUSTER_LABEL_TEMPLATE
     if steps is not None:
         # RollingSync selects Applications by their labels: copy the cluster labels the
         # steps test. A cluster without the label, without any label or without a Secret
@@ -131,7 +171,7 @@ def application_set(app: s.App, env: s.Environment, gitops: s.GitOps, overlay_di
     if policy:
         template_spec["syncPolicy"] = policy
     spec["template"] = {
-        "metadata": _metadata(f"{name}.{{{{.nameNormalized}}}}", gitops.namespace,
+        "metadata": _metadata(application_name_template(name), gitops.namespace,
                               template_labels, dict(app.annotations), [FINALIZER]),
         "spec": template_spec,
     }
@@ -148,11 +188,11 @@ def applications(app: s.App, env: s.Environment, gitops: s.GitOps,
     out = []
     single = len(env.static_clusters) == 1
     for cluster in env.static_clusters:
-        target = cluster.name or cluster.server or ""
-        suffix = name_normalized(cluster.name or re.sub(r"^https?://", "", target))
-        name = f"{app.name}-{env.name}" if single else f"{app.name}-{env.name}.{suffix}"
+        suffix = static_cluster_suffix(cluster)
+        base = f"{app.name}-{env.name}"
+        name = base if single else application_name(base, suffix)
         labels = _labels(app, env)
-        labels[LABEL_CLUSTER] = suffix
+        labels[LABEL_CLUSTER] = cluster_label_value(suffix)
         destination = {"name": cluster.name} if cluster.name else {"server": cluster.server}
         destination["namespace"] = app.namespace
         spec: dict[str, Any] = {"project": app.project, "source": _source(gitops, overlay_dir),
