@@ -3,23 +3,27 @@
 Stages never raise for bad input: they return (or append to) lists of ``Diagnostic``.
 Renderers in ``setlist.render`` turn them into text, JSON, SARIF or GitHub annotations;
 the language server turns them into LSP diagnostics.
+
+Spans and diagnostics are plain frozen dataclasses: every stage, `setlist check` included,
+imports this module, and they are built from pieces that are already checked, so they need
+no validating model (pydantic's import and validators took a third of a cold check).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 
-
-class Span(BaseModel):
+@dataclass(frozen=True)
+class Span:
     """A range of source text. Lines and columns are 1-based; ``end_column`` is exclusive.
 
     ``start``/``end`` are 0-based character offsets into the file's text, kept so that the
     formatter and the language server can slice the source without re-counting lines.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     file: str
     line: int
@@ -49,6 +53,11 @@ class Span(BaseModel):
             end=end.end,
         )
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Span:
+        """This span with ``update``'s fields replaced (the spelling callers used when spans
+        were pydantic models; ``dataclasses.replace`` does the same)."""
+        return replace(self, **update) if update else replace(self)
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -56,26 +65,23 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-class Related(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Related:
     span: Span
     message: str
 
 
-class Fix(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Fix:
     """A machine-applicable edit: replace the text of ``span`` with ``replacement``."""
-
-    model_config = ConfigDict(frozen=True)
 
     title: str
     span: Span
     replacement: str
 
 
-class Diagnostic(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
     span: Span
     severity: Severity
     code: str
@@ -87,6 +93,14 @@ class Diagnostic(BaseModel):
     # ("std.no_latest_tag") and carries the policy's help text, for SARIF rules and editors.
     policy: str | None = None
     policy_help: str | None = None
+
+    def __post_init__(self) -> None:
+        # Take what the pydantic model took: a severity by name, lists for the tuples.
+        if type(self.severity) is not Severity:
+            object.__setattr__(self, "severity", Severity(self.severity))
+        for name in ("hints", "related", "fixes"):
+            if type(getattr(self, name)) is not tuple:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def sort_key(self) -> tuple:
         return (*self.span.sort_key(), self.code, self.message)

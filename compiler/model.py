@@ -8,18 +8,51 @@ spec in ``setlist.spec``.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal, TypeVar
 
 from .diagnostics import Span
 
-# Plain frozen dataclasses rather than pydantic models: the syntax tree is built once per
-# parse from already-valid pieces, and pydantic's schema building would cost more at start-up
-# than the whole check of a small project. The typed spec (setlist.spec) is pydantic.
-node = dataclass(frozen=True, slots=True, kw_only=True)
+
+class _Value:
+    """Equality, hashing and repr by field values, as ``dataclass`` writes them, written
+    once for every node class: ``dataclass`` generates each method per class with an
+    ``exec``, which made building the model's classes a sizeable part of a cold start."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            values = _values(self.__class__)
+            return values(self) == values(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(_values(self.__class__)(self))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}"
+                          for name in _field_names(self.__class__))
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+# Plain frozen dataclasses rather than validating models: the syntax tree is built once per
+# parse from already-valid pieces. Equality, hashing and repr come from _Value.
+_dataclass = dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+
+
+_C = TypeVar("_C", bound=type)
+
+
+def node(cls: _C) -> _C:
+    # A class without a docstring would get one made from its signature (inspect.signature,
+    # a few milliseconds over all node classes at every start); nothing reads it.
+    cls.__doc__ = cls.__doc__ or f"Syntax node {cls.__name__}."
+    return _dataclass(cls)
 
 
 @node
-class Node:
+class Node(_Value):
     span: Span
 
     def children(self) -> list[Node]:
@@ -35,6 +68,7 @@ class Node:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_VALUES: dict[type, Any] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -44,6 +78,19 @@ def _field_names(cls: type) -> tuple[str, ...]:
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
     return names
+
+
+def _values(cls: type) -> Any:
+    """A function giving a node's field values as a tuple (what equality compares)."""
+    values = _VALUES.get(cls)
+    if values is None:
+        names = _field_names(cls)
+        if len(names) == 1:
+            get = attrgetter(names[0])
+            values = _VALUES[cls] = lambda obj: (get(obj),)
+        else:
+            values = _VALUES[cls] = attrgetter(*names)
+    return values
 
 
 # ---------------------------------------------------------------- expressions
@@ -343,13 +390,13 @@ AnyDecl = Import | Const | Block | Promotion | Policy | Use | Waive
 
 
 @node
-class Comment:
+class Comment(_Value):
     span: Span
     text: str
 
 
 @node
-class Module:
+class Module(_Value):
     """One parsed source file. ``decls`` keep source order; ``comments`` is a side table."""
 
     file: str

@@ -182,19 +182,12 @@ def _span_factory(file: str) -> Callable[[tuple], Span]:
                 setter(span, item)
             return span
     else:
-        names = frozenset(("file", *_SPAN_FIELDS))
-        pydantic = hasattr(Span, "model_fields")
-
         def direct(value: tuple) -> Span:
             _, line, column, end_line, end_column, start, end = value
             span = new(Span)
             set_attribute(span, "__dict__", {
                 "file": file, "line": line, "column": column, "end_line": end_line,
                 "end_column": end_column, "start": start, "end": end})
-            if pydantic:
-                set_attribute(span, "__pydantic_fields_set__", set(names))
-                set_attribute(span, "__pydantic_extra__", None)
-                set_attribute(span, "__pydantic_private__", None)
             return span
     sample = (0, 1, 2, 3, 4, 5, 6)
     try:

@@ -15,14 +15,12 @@ Formats that do not need ``sources``, ``color`` or ``tool_version`` ignore them.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 from urllib.parse import quote
 
-from setlist.codes import CODES
 from setlist.diagnostics import Diagnostic, Severity, Span
 
 __all__ = [
@@ -250,6 +248,8 @@ def render_json(diags: Sequence[Diagnostic]) -> str:
 
     Columns are 1-based and count characters; ``end_column`` is exclusive, as in spans.
     """
+    import json  # the machine formats' own imports, kept off the text format's path
+
     data = [_json_object(d) for d in diags]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -267,6 +267,8 @@ def _rule_name(title: str) -> str:
 
 
 def _rule(code: str, level: str) -> dict[str, Any]:
+    from setlist.codes import CODES
+
     entry = CODES.get(code)
     if entry is not None:
         title, explanation = entry.title, entry.explanation
@@ -401,6 +403,8 @@ def render_sarif(diags: Sequence[Diagnostic], tool_version: str) -> str:
             }
         ],
     }
+    import json
+
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -12,7 +12,6 @@ or a ``ValueProblem`` describing the first thing wrong with it.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
@@ -65,6 +64,8 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     folded = {c.lower(): c for c in choices}
     if word.lower() in folded:
         return folded[word.lower()]
+    import difflib  # for near misses only: a clean check does not need it
+
     close = difflib.get_close_matches(word.lower(), list(folded), n=1, cutoff=0.6)
     return folded[close[0]] if close else None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,6 +47,8 @@ class Scope:
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    import difflib  # for misspelt names only: a clean check does not need it
+
     match = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return match[0] if match else None
 
