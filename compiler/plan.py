@@ -11,19 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from .diagnostics import Diagnostic, Span, error
 from .lockfile import Lock, LockEntry
-from .spec import Image, Spec
+from .spec import Image, Record, Spec
 
 # Where diagnostics about the project as a whole point when no declaration fits.
 NOWHERE = Span(file="setlist", line=1, column=1, end_line=1, end_column=1)
 
 
-class ImageVersion(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ImageVersion(Record):
     tag: str | None = None
     digest: str | None = None
     source: Literal["pin", "lock"] = "pin"

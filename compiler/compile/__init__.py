@@ -252,7 +252,9 @@ class _Keyer:
         for env_name, versions in versions_by_env:
             digest.update(b"\0env\0" + self._of(self._env_json, self._envs, env_name))
             for image, version in versions.items():
-                digest.update(f"\0{image}={version!r}".encode())
+                text = "-" if version is None else \
+                    f"{version.tag}\0{version.digest}\0{version.source}"
+                digest.update(f"\0{image}={text}".encode())
         return digest.hexdigest()
 
 
