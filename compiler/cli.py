@@ -336,8 +336,7 @@ def _remember(inputs, project, result, plan, root, memo, record, trusted) -> Non
     for key, paths in memo.keys.values():
         if all(p in plan.hashes for p in paths):
             apps[key] = [(p, owners[p], plan.hashes[p]) for p in paths]
-    written = {c.path for c in plan.changes}
-    kept = [p for p in plan.unchanged if p not in written and trusted.get(p) is not None]
+    kept = [p for p in plan.unchanged if trusted.get(p) is not None]
     cache.remember_output(root, plan.hashes, run, apps=apps, previous=record, kept=kept)
 
 

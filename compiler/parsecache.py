@@ -131,8 +131,20 @@ def decode(data: Any, file: str) -> m.Module:
     version, root = data
     if version != FORMAT:
         raise ValueError("another format")
-    new_span = _span_factory(file)
-    builders: list[Callable[[tuple], Any]] = [new_span]
+    builders, dec = _decoder()
+    builders[0] = _span_factory(file)
+    return dec(root)
+
+
+_DECODER: list[tuple[list[Callable[[tuple], Any]], Callable[[Any], Any]]] = []
+
+
+def _decoder() -> tuple[list[Callable[[tuple], Any]], Callable[[Any], Any]]:
+    """The builders (index 0, the span's, is set by each ``decode``) and the decoding
+    function, made once per process."""
+    if _DECODER:
+        return _DECODER[0]
+    builders: list[Callable[[tuple], Any]] = [lambda value: None]
 
     def dec(value: Any) -> Any:
         cls = type(value)
@@ -160,7 +172,8 @@ def decode(data: Any, file: str) -> m.Module:
         return scope["build"]
 
     builders[1:] = [node_builder(cls) for cls in _CLASSES]
-    return dec(root)
+    _DECODER.append((builders, dec))
+    return builders, dec
 
 
 def _span_factory(file: str) -> Callable[[tuple], Span]:
