@@ -269,6 +269,49 @@ def _mapping(key_check: Check, value_check: Check) -> Check:
     return check
 
 
+def content_text(value: Any) -> str:
+    """A text that names ``value`` (a record, or plain data holding records) by content:
+    equal for equal values, different for different ones, spans left out. Two
+    declarations that differ only in where they sit in their files (a line added above
+    them) give the same text; the per-app memo of the compile stage keys on it."""
+    out: list[str] = []
+    _content(value, out.append)
+    return "".join(out)
+
+
+def _content(value: Any, put: Callable[[str], Any]) -> None:
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or value is None or cls is float:
+        put(repr(value))
+    elif cls is Span:
+        put("@")
+    elif cls is tuple or cls is list:
+        put("[")
+        for item in value:
+            _content(item, put)
+            put(",")
+        put("]")
+    elif cls is dict:
+        put("{")
+        for key, item in value.items():
+            _content(key, put)
+            put(":")
+            _content(item, put)
+            put(",")
+        put("}")
+    elif isinstance(value, Record):
+        put(cls.__name__)
+        put("(")
+        for key, item in value.__dict__.items():
+            put(key)
+            put("=")
+            _content(item, put)
+            put(",")
+        put(")")
+    else:
+        raise TypeError(f"no content text for a {cls.__name__}")
+
+
 def _dump(value: Any) -> Any:
     if isinstance(value, Record):
         return value.model_dump()

@@ -100,6 +100,23 @@ def test_one_app_changed_same_bytes_as_a_cold_compile(work):
     assert tree(work / "out") == tree(work / "cold")
 
 
+def test_moved_declarations_and_a_changed_project_same_bytes_as_a_cold_compile(work):
+    """Lines added above declarations move them without changing what they make (no key
+    holds a position), and an app moved to another namespace changes its AppProject."""
+    cache = work / "cache"
+    ok(compile_(work, "out", cache))
+    age(work / "out")
+    spec = work / "estate" / "apps-00.setlist"
+    spec.write_text("// moved down\n\n" + spec.read_text())
+    assert "0 created, 0 updated, 0 removed" in ok(compile_(work, "out", cache))
+    spec.write_text(spec.read_text().replace(f'namespace = "{estate.app_name(4)}"',
+                                             'namespace = "elsewhere"'))
+    changed = ok(compile_(work, "out", cache))
+    assert f"{ENVS + 1} updated" in changed  # the app's Applications and its AppProject
+    ok(compile_(work, "cold", None))
+    assert tree(work / "out") == tree(work / "cold")
+
+
 @pytest.mark.parametrize("edit", ["append", "same-size"])
 def test_hand_edit_is_refused_with_a_warm_cache(work, edit):
     cache = work / "cache"
@@ -169,7 +186,8 @@ def test_constants_shared_with_the_stages():
 
 
 def memo_keys(project_dir: Path, lock=None) -> dict[str, str]:  # noqa: ANN001
-    """Each app's memo key, from a compile that recalls nothing."""
+    """Each app's memo key (and each AppProject's, as "project NAME"), from a compile
+    that recalls nothing."""
     from setlist import load
     from setlist.compile import Memo
 
@@ -183,11 +201,25 @@ def memo_keys(project_dir: Path, lock=None) -> dict[str, str]:  # noqa: ANN001
 def test_memo_keys_change_only_for_what_an_app_is_made_from(work):
     project = work / "estate"
     before = memo_keys(project)
-    assert len(before) == APPS and len(set(before.values())) == APPS
+    apps = [a for a in before if not a.startswith("project ")]
+    projects = {f"project team-{a % estate.TEAMS:02d}" for a in range(APPS)}
+    assert len(apps) == APPS and before.keys() == {*apps, *projects}
+    assert len(set(before.values())) == len(before)
     assert memo_keys(project) == before  # deterministic
     estate.change_pin(project, 5, 3)
     after = memo_keys(project)
+    # a version is not part of an AppProject: only the app's own key changes
     assert {a for a in before if before[a] != after[a]} == {estate.app_name(5)}
+    # where a declaration sits is not part of any key: a comment above all of them
+    apps_file = project / "apps-00.setlist"
+    apps_file.write_text("// moved down\n\n" + apps_file.read_text())
+    assert memo_keys(project) == after
+    # a change of the app's shape changes its key and its AppProject's
+    apps_file.write_text(apps_file.read_text().replace(
+        f'namespace = "{estate.app_name(4)}"', 'namespace = "elsewhere"'))
+    changed = memo_keys(project)
+    assert {a for a in after if after[a] != changed[a]} == \
+        {estate.app_name(4), f"project team-{4 % estate.TEAMS:02d}"}
     # a shared input (an environment every app is deployed to) changes every key
     envs = project / "envs.setlist"
     envs.write_text(envs.read_text().replace('tier: "pre"', 'tier: "early"', 1))
@@ -228,15 +260,16 @@ def test_one_pin_changed_builds_only_that_apps_documents(work, monkeypatch):
     ok(compile_(work, "out", work / "cache"))  # records the aged files as trusted
     estate.change_pin(work / "estate", 5, 3)
     record = compile_cache.recall_output(Path("out"))
-    assert record is not None and len(record.apps) == APPS
-    memo, trusted = cli._memo(record, Path("out"))
+    teams = {a % estate.TEAMS for a in range(APPS)}
+    assert record is not None and len(record.apps) == APPS + len(teams)
+    memo, trusted, _manifest = cli._memo(record, Path("out"))
     from setlist import load
 
     result = load(Path("estate")).compile(memo=memo)
     built = {d.path for d in result.documents if d.digest is None}
     changed = estate.app_name(5)
-    assert built - {"argocd/root.yaml"} - {p for p in built if "/projects/" in p} == \
-        {p for p in built if f"/{changed}" in p}
+    # a pin is no part of an AppProject: the app's own files and the root are built
+    assert built - {"argocd/root.yaml"} == {p for p in built if f"/{changed}" in p}
     assert len([p for p in built if f"/{changed}" in p]) == 2 * ENVS
     placeholders = [d for d in result.documents if d.digest is not None]
     assert placeholders and all(trusted[d.path] == d.digest for d in placeholders)

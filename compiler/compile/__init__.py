@@ -66,8 +66,10 @@ class Memo:
     settings, the generated headers and setlist's own code). ``recall`` answers for a key
     whose documents an earlier compile wrote and whose files still hold exactly those
     bytes; the app's documents are then not built or rendered again but stand in as
-    :class:`Document` placeholders carrying only their hash. ``keys`` receives each app's
-    key and the paths of its documents, for the next compile."""
+    :class:`Document` placeholders carrying only their hash. AppProjects are memoised the
+    same way, keyed by the apps they gather (without their versions). ``keys`` receives
+    each app's (and each AppProject's, as ``"project NAME"``) key and the paths of its
+    documents, for the next compile."""
 
     recall: Recall
     keys: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
@@ -175,8 +177,17 @@ def compile_plan(plan: Plan, memo: Memo | None = None) -> CompileResult:
             assert memo is not None
             memo.keys[app.name] = (key, [d.path for d in docs[first:]])
     for project in sorted(projects):
-        docs.append(Document(layout.under_argocd("projects", project + ".yaml"),
-                             app_project(project, projects[project], envs, gitops),
+        path = layout.under_argocd("projects", project + ".yaml")
+        if keyer is not None:
+            assert memo is not None
+            key = keyer.project_key(project, projects[project])
+            known = memo.recall(key)
+            memo.keys[f"project {project}"] = (key, [path])
+            if known is not None:
+                docs.extend(Document(p, None, owner, digest=digest)
+                            for p, owner, digest in known)
+                continue
+        docs.append(Document(path, app_project(project, projects[project], envs, gitops),
                              header=generated))
     for name in sorted(missing):
         result.diagnostics.append(_no_version(images[name], missing[name],
@@ -233,28 +244,49 @@ class _Keyer:
         self._images = images
         self._env_json: dict[str, bytes] = {}
         self._image_json: dict[str, bytes] = {}
-        self._base = "\0".join((fingerprint(), gitops.model_dump_json(), generated,
+        self._shapes: dict[str, bytes] = {}
+        self._base = "\0".join((fingerprint(), s.content_text(gitops), generated,
                                 user_header)).encode()
 
     def _of(self, cache: dict[str, bytes], table: dict, name: str) -> bytes:
         found = cache.get(name)
         if found is None:
-            found = cache[name] = table[name].model_dump_json().encode()
+            found = cache[name] = s.content_text(table[name]).encode()
         return found
 
     def key(self, app: s.App,
             versions_by_env: list[tuple[str, dict[str, ImageVersion | None]]]) -> str:
-        digest = hashlib.sha256(self._base)
-        digest.update(b"\0app\0" + app.model_dump_json().encode())
+        """The app's key: its shape (see :meth:`shape`), its images and their versions."""
+        digest = hashlib.sha256(self.shape(app, [env for env, _versions in versions_by_env]))
         for entry in app.images:
             digest.update(b"\0image\0" + self._of(self._image_json, self._images,
                                                   entry.image))
         for env_name, versions in versions_by_env:
-            digest.update(b"\0env\0" + self._of(self._env_json, self._envs, env_name))
+            digest.update(f"\0env\0{env_name}".encode())
             for image, version in versions.items():
                 text = "-" if version is None else \
                     f"{version.tag}\0{version.digest}\0{version.source}"
                 digest.update(f"\0{image}={text}".encode())
+        return digest.hexdigest()
+
+    def shape(self, app: s.App, env_names: list[str]) -> bytes:
+        """A digest of the app and the environments it is deployed to (of them,
+        ``env_names``, those declared): what its AppProject takes from it."""
+        found = self._shapes.get(app.name)
+        if found is None:
+            digest = hashlib.sha256(self._base)
+            digest.update(b"\0app\0" + s.content_text(app).encode())
+            for env_name in env_names:
+                digest.update(b"\0env\0" + self._of(self._env_json, self._envs, env_name))
+            found = self._shapes[app.name] = digest.digest()
+        return found
+
+    def project_key(self, project: str, apps: list[s.App]) -> str:
+        """An AppProject's key: its name and the shapes of the apps it gathers."""
+        digest = hashlib.sha256(self._base)
+        digest.update(f"\0project\0{project}".encode())
+        for app in apps:
+            digest.update(self.shape(app, [e for e in app.deploy if e in self._envs]))
         return digest.hexdigest()
 
 
