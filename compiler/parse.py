@@ -233,6 +233,25 @@ def _chunks(text: str) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=False))
 
 
+def pieces(text: str) -> list[int]:
+    """Offsets where a file can be cut into pieces that parse on their own: before each
+    line that starts a declaration, above the `//` lines directly over it (its doc
+    comment). Parsing the pieces one by one gives the file's parse when every piece parses
+    without a diagnostic (a declaration is self-delimiting, and no token spans lines across
+    a cut); the language server and the parse cache re-parse only pieces that changed."""
+    cuts = [0]
+    for found in _DECL_START.finditer(text):
+        start = found.start()
+        while start > 0:  # climb over the `//` lines directly above: its documentation
+            above = text.rfind("\n", 0, start - 1) + 1
+            if not text[above:start - 1].lstrip(" \t").startswith("//"):
+                break
+            start = above
+        if start > cuts[-1]:
+            cuts.append(start)
+    return cuts
+
+
 def _attach_docs(decls: list, comments: tuple[m.Comment, ...], text: str) -> list:
     """A run of whole-line comments directly above a declaration is its documentation."""
     if not comments:

@@ -1,21 +1,31 @@
-"""A parse cache: the syntax tree of a spec file by a hash of its text, kept on disk.
+"""A parse cache: the syntax tree of each spec file, kept on disk between runs.
 
 ``setlist compile`` of a large project spends most of its time parsing files that did not
-change since the last compile. This cache stores each file's :class:`~setlist.model.Module`
-in a compact form (nested tuples and lists of plain values, written with ``marshal``) under
-``$XDG_CACHE_HOME/setlist/parse/``, keyed by setlist's own code (``cache.fingerprint``), the
-file's display path and its text. Rebuilding the tree from it takes a fraction of parsing
-it again. Only files that parse without a diagnostic are stored; anything the cache cannot
-read gives a normal parse. The folder is safe to delete at any time, and it is kept small:
+change since the last compile. This cache keeps, for each file (by setlist's own code,
+``cache.fingerprint``, and the file's absolute and display paths), one entry under
+``$XDG_CACHE_HOME/setlist/parse/``: a hash of the text it was made from and the file's
+syntax tree cut into pieces (``parse.pieces``: a declaration with its doc comment), each
+with its text, in a compact form (nested tuples and lists of plain values, written with
+``marshal``). Rebuilding the tree from it takes a fraction of parsing it again.
+
+When the text changed, only the pieces whose text is new are parsed; the others are
+rebuilt and moved to where they now sit (their spans shifted by the lines and characters
+inserted or removed above them). When any new piece has a diagnostic, the whole file is
+parsed as ``parse_source`` parses it, so diagnostics are always those of a whole parse.
+Only files that parse without a diagnostic are stored; anything the cache cannot read
+gives a normal parse. The folder is safe to delete at any time, and it is kept small:
 when it holds more than :data:`MAX_ENTRIES` files, the older half goes.
 
 The stored form: a node is a tuple ``(class index, field values...)`` in field order; a
 span is a tuple ``(0, line, column, end_line, end_column, start, end)`` (its file is the
 module's); a field holding a tuple of values is a list. Any other value is stored as is.
+An entry is ``(FORMAT, text hash, [(piece text, line, offset, decls, comments)...])``,
+the line and character offset being where the piece's stored spans assume it starts.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import marshal
@@ -25,8 +35,10 @@ from typing import Any
 
 from . import model as m
 from .diagnostics import Diagnostic, Span
+from .parse import pieces
 
-FORMAT = 1
+FORMAT = 2
+SMALL = 4000  # characters: a smaller file is one piece (parsing it whole is as fast)
 MAX_ENTRIES = 512
 Parse = Callable[[str, str], "tuple[m.Module, list[Diagnostic]]"]
 
@@ -52,35 +64,127 @@ def cached(parse: Parse) -> Parse:
     code = fingerprint()
 
     def parse_cached(text: str, file: str) -> tuple[m.Module, list[Diagnostic]]:
-        key = hashlib.sha256(f"{FORMAT}\0{code}\0{file}\0".encode()
-                             + text.encode("utf-8", "surrogatepass")).hexdigest()
+        key = hashlib.sha256(f"{FORMAT}\0{code}\0{os.path.abspath(file)}\0{file}".encode(
+            "utf-8", "surrogatepass")).hexdigest()
         path = os.path.join(folder, key[:40] + ".bin")
-        module = _recall(path, file)
-        if module is not None:
-            return module, []
-        module, diags = parse(text, file)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        stored = _recall(path)
+        if stored is not None and stored[0] == digest:
+            module = _rebuild(stored[1], file)
+            if module is not None:
+                return module, []
+        module, diags, kept = _parse_pieces(parse, text, file,
+                                            stored[1] if stored is not None else [])
         if not diags:
-            _remember(folder, path, module)
+            _remember(folder, path, (FORMAT, digest, kept))
         return module, diags
 
     return parse_cached
 
 
-def _recall(path: str, file: str) -> m.Module | None:
+_Stored = list  # of [piece text, line, offset, decls, comments] as stored
+
+
+def _recall(path: str) -> tuple[bytes, _Stored] | None:
     try:
         with open(path, "rb") as handle:
-            data = marshal.loads(handle.read())
-        module = decode(data, file)
+            version, digest, stored = marshal.loads(handle.read())
     except Exception:  # noqa: BLE001 - an unreadable or foreign entry is a cache miss
         return None
-    return module if isinstance(module, m.Module) and module.file == file else None
+    if version != FORMAT or type(digest) is not bytes or type(stored) is not list:
+        return None
+    return digest, stored
 
 
-def _remember(folder: str, path: str, module: m.Module) -> None:
+def _rebuild(stored: _Stored, file: str) -> m.Module | None:
+    """The module the pieces make, each moved to where it sits (pieces follow each other);
+    None when an entry does not read as one."""
+    decls: list = []
+    comments: list = []
+    line = offset = 0
+    try:
+        for text, base_line, base_offset, piece_decls, piece_comments in stored:
+            builders, dec = _decoder()
+            builders[0] = _span_factory(file, line - base_line, offset - base_offset)
+            decls.extend(dec(piece_decls))
+            comments.extend(dec(piece_comments))
+            line += text.count("\n")
+            offset += len(text)
+        module = m.Module(file=file, decls=tuple(decls), comments=tuple(comments))
+    except Exception:  # noqa: BLE001 - a foreign entry is a cache miss
+        return None
+    return module if all(type(d).__module__ == m.__name__ for d in module.decls) else None
+
+
+def _parse_pieces(parse: Parse, text: str, file: str, stored: _Stored,
+                  ) -> tuple[m.Module, list[Diagnostic], _Stored]:
+    """Parse ``text``, reusing the ``stored`` pieces whose text it still holds; also the
+    pieces to store for it (meaningless when there are diagnostics)."""
+    known = {piece[0]: piece for piece in stored if type(piece) is list and len(piece) == 5
+             and type(piece[0]) is str}
+    cuts = pieces(text) if len(text) >= SMALL else [0]
+    if not known or len(cuts) == 1:
+        return _parse_whole(parse, text, file, cuts)
+    kept: _Stored = []
+    for start, end in zip(cuts, cuts[1:] + [len(text)], strict=True):
+        chunk = text[start:end]
+        piece = known.get(chunk)
+        if piece is None:
+            module, diags = parse(chunk, file)
+            if diags:
+                return _parse_whole(parse, text, file, cuts)
+            try:
+                piece = [chunk, 0, 0, _encode(module.decls, file),
+                         _encode(module.comments, file)]
+            except ValueError:
+                return _parse_whole(parse, text, file, cuts)
+        kept.append(piece)
+    module = _rebuild(kept, file)
+    if module is None:
+        return _parse_whole(parse, text, file, cuts)
+    return module, [], kept
+
+
+def _parse_whole(parse: Parse, text: str, file: str, cuts: list[int],
+                 ) -> tuple[m.Module, list[Diagnostic], _Stored]:
+    """Parse ``text`` whole, and cut its tree at ``cuts`` for storing: each declaration
+    and comment goes with the piece it starts in, and when one reaches past its piece's
+    end (a keyword at the start of a line inside a bracket), the file is one piece."""
+    module, diags = parse(text, file)
+    if diags:
+        return module, diags, []
+    ends = cuts[1:] + [len(text)]
+    parts: list[tuple[list, list]] = [([], []) for _ in cuts]
+    for field, items in ((0, module.decls), (1, module.comments)):
+        for item in items:
+            n = bisect.bisect_right(cuts, item.span.start) - 1
+            if item.span.end > ends[n]:
+                parts, cuts, ends = [(list(module.decls), list(module.comments))], [0], \
+                    [len(text)]
+                break
+            parts[n][field].append(item)
+        else:
+            continue
+        break
+    kept: _Stored = []
+    line = 0
+    try:
+        for start, end, (decls, comments) in zip(cuts, ends, parts, strict=True):
+            chunk = text[start:end]
+            kept.append([chunk, line, start, _encode(decls, file), _encode(comments, file)])
+            line += chunk.count("\n")
+    except ValueError:
+        return module, [], []  # nothing storable: an empty entry parses again next time
+    return module, [], kept
+
+
+def _remember(folder: str, path: str, entry: tuple) -> None:
     from .files import replace_file
 
+    if not entry[2]:
+        return
     try:
-        data = marshal.dumps(encode(module), 4)
+        data = marshal.dumps(entry, 4)
         os.makedirs(folder, exist_ok=True)
         replace_file(path, data)
         _trim(folder)
@@ -106,8 +210,16 @@ def _trim(folder: str) -> None:
 
 def encode(module: m.Module) -> Any:
     """``module`` as nested tuples and lists of plain values (see the module's doc)."""
-    file = module.file
+    return (FORMAT, _encoder(module.file)(module))
 
+
+def _encode(values: tuple | list, file: str) -> list:
+    """Nodes (of ``file``) as a list of their stored forms."""
+    enc = _encoder(file)
+    return [enc(v) for v in values]
+
+
+def _encoder(file: str) -> Callable[[Any], Any]:
     def enc(value: Any) -> Any:
         cls = type(value)
         index = _INDEX.get(cls)
@@ -123,7 +235,7 @@ def encode(module: m.Module) -> Any:
             return value
         raise ValueError(f"cannot store a {cls.__name__}")
 
-    return (FORMAT, enc(module))
+    return enc
 
 
 def decode(data: Any, file: str) -> m.Module:
@@ -176,7 +288,29 @@ def _decoder() -> tuple[list[Callable[[tuple], Any]], Callable[[Any], Any]]:
     return builders, dec
 
 
-def _span_factory(file: str) -> Callable[[tuple], Span]:
+def _span_factory(file: str, lines: int = 0, chars: int = 0) -> Callable[[tuple], Span]:
+    """Builds a span of ``file`` from its stored tuple, moved down ``lines`` lines and
+    ``chars`` characters (pieces start at a line's beginning, so columns stay)."""
+    base = _FACTORIES.get(file)
+    if base is None:
+        if len(_FACTORIES) > 64:
+            _FACTORIES.clear()
+        base = _FACTORIES[file] = _direct_factory(file)
+    if not lines and not chars:
+        return base
+
+    def moved(value: tuple) -> Span:
+        _, line, column, end_line, end_column, start, end = value
+        return base((0, line + lines, column, end_line + lines, end_column, start + chars,
+                     end + chars))
+
+    return moved
+
+
+_FACTORIES: dict[str, Callable[[tuple], Span]] = {}
+
+
+def _direct_factory(file: str) -> Callable[[tuple], Span]:
     """Builds a span of ``file`` from its stored tuple without validating again the
     numbers a parse produced: the fields are set directly (through the slots of a slotted
     class, else its ``__dict__``), which is checked once against a span built by its

@@ -26,29 +26,14 @@ from typing import Any
 
 from .. import model as m
 from ..diagnostics import Diagnostic, Span
-from ..parse import DECL_KEYWORDS, parse_source
+from ..parse import parse_source, pieces
 
 SMALL = 4000  # characters: smaller files are parsed whole, it is as fast
-_DECL_START = re.compile(
-    r"^(?:{})\b(?![ \t]*[=:.\]\),])".format("|".join(DECL_KEYWORDS)), re.MULTILINE)
+
+__all__ = ["SMALL", "SessionParser", "pieces", "shift"]
 
 Parsed = tuple[m.Module, list[Diagnostic]]
 _Piece = tuple[tuple[Any, ...], tuple[m.Comment, ...]]   # decls, comments at offset 0
-
-
-def pieces(text: str) -> list[int]:
-    """Offsets where the file is cut: each declaration with the doc comment above it."""
-    cuts = [0]
-    for found in _DECL_START.finditer(text):
-        start = found.start()
-        while start > 0:  # climb over the `//` lines directly above: its documentation
-            above = text.rfind("\n", 0, start - 1) + 1
-            if not text[above:start - 1].lstrip(" \t").startswith("//"):
-                break
-            start = above
-        if start > cuts[-1]:
-            cuts.append(start)
-    return cuts
 
 
 class SessionParser:
