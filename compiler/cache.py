@@ -323,22 +323,23 @@ def remember_output(root: Path, files: dict[str, str], run: Run | None, *,
     reused = previous.files if previous is not None else {}
     kept = set(kept)
     folders: dict[str, FolderStat] = {}
+    prefix = join(root, "")
     for rel, digest in files.items():
         old = reused.get(rel) if rel in kept else None
         if old is not None and old[0] == digest:
             stats[rel] = old
         else:
-            st = _stat(join(root, rel))
+            st = _stat(prefix + rel)
             if st is None:
                 continue
             stats[rel] = (digest, st)
-        parent = os.path.dirname(rel)
+        parent = rel.rpartition("/")[0]  # relative paths of the output, '/'-separated
         while parent and parent not in folders:
-            folder_stat = _folder_stat(join(root, parent))
+            folder_stat = _folder_stat(prefix + parent)
             if folder_stat is None:  # a link or no folder: record nothing
                 return
             folders[parent] = folder_stat
-            parent = os.path.dirname(parent)
+            parent = parent.rpartition("/")[0]
     _store(_output_path(base, root), {
         "root": os.path.realpath(root), "files": stats, "folders": folders,
         "taken_ns": taken, "run_digest": run.digest() if run is not None else "",

@@ -113,7 +113,8 @@ def _compiled(paths: tuple[str, ...], color: str, *, resolve: bool = False,
     return project, result, resolution
 
 
-def _write_plan(project, result, out: str, force: bool, trusted=None):  # noqa: ANN001
+def _write_plan(project, result, out: str, force: bool, trusted=None,  # noqa: ANN001
+                manifest=None):  # noqa: ANN001
     from pathlib import Path
 
     from .write import WriteError, plan_writes
@@ -121,7 +122,8 @@ def _write_plan(project, result, out: str, force: bool, trusted=None):  # noqa: 
     # The manifest sits at a fixed place below OUTPUT whatever gitops.path says, so that
     # moving the output (a new `path`) removes what the old layout wrote.
     try:
-        return plan_writes(result.documents, Path(out), force=force, trusted=trusted)
+        return plan_writes(result.documents, Path(out), force=force, trusted=trusted,
+                           read=manifest)
     except WriteError as exc:
         click.echo(f"setlist: error: {exc}", err=True)
         sys.exit(EXIT_EXTERNAL)
@@ -195,21 +197,21 @@ def compile_cmd(paths: tuple[str, ...], out: str, check_only: bool, force: bool,
     # The compile cache (setlist.cache) for a plain compile: replay a run whose inputs and
     # output are unchanged, else compile without re-reading the files it vouches for.
     inputs = None if check_only or force or resolve_first else _cache_inputs(paths)
-    record = memo = trusted = None
+    record = memo = trusted = manifest = None
     if inputs is not None:
         from .cache import recall_output
 
         record = recall_output(Path(out))
         if record is not None and _replayed(inputs, record, out, color):
             return
-        memo, trusted = _memo(record, Path(out))
+        memo, trusted, manifest = _memo(record, Path(out))
     project, result, resolution = _compiled(paths, color, resolve=resolve_first,
                                             offline=offline, timeout=timeout,
                                             texts=inputs.texts if inputs else None,
                                             memo=memo)
     from .write import WriteError, apply
 
-    plan = _write_plan(project, result, out, force, trusted)
+    plan = _write_plan(project, result, out, force, trusted, manifest)
     if check_only:
         stale_lock = resolution is not None and resolution.changed
         if plan.clean and not stale_lock:
@@ -291,16 +293,18 @@ def _replayed(inputs, record, out: str, color: str) -> bool:  # noqa: ANN001
 
 def _memo(record, root):  # noqa: ANN001, ANN202
     """The per-app memo for a compile into ``root`` (what ``record``, the output's record,
-    vouches for), and the files the record vouches for (rel path -> sha256)."""
+    vouches for), the files the record vouches for (rel path -> sha256), and the manifest
+    as read (None when it cannot be: the write stage reports why)."""
     from .compile import Memo
-    from .write import WriteError, read_manifest
+    from .write import WriteError, load_manifest
 
     trusted = record.trusted(root) if record is not None else {}
     known = record.apps if record is not None else {}
     try:
-        manifest = read_manifest(root) if known else {}
+        read = load_manifest(root)
     except WriteError:
-        manifest = {}  # the write stage reports it
+        read = None
+    manifest = read.entries if read is not None and known else {}
 
     def recall(key: str):  # noqa: ANN202
         files = known.get(key)
@@ -313,7 +317,7 @@ def _memo(record, root):  # noqa: ANN001, ANN202
                 return None
         return files
 
-    return Memo(recall), trusted
+    return Memo(recall), trusted, read
 
 
 def _remember(inputs, project, result, plan, root, memo, record, trusted) -> None:  # noqa: ANN001

@@ -12,6 +12,7 @@ or a ``ValueProblem`` describing the first thing wrong with it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -78,6 +79,7 @@ def _guess_hint(word: str, choices: Iterable[str], fallback: str | None = None) 
 # --- versions and patterns -----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)  # a large spec repeats a few ranges over many images
 def check_semver_constraint(text: str) -> ValueProblem | None:
     """The image updater silently skips an image whose constraint it cannot parse."""
     try:

@@ -175,15 +175,33 @@ def _read(path: Path) -> bytes | None:
 
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}").fullmatch
+_SHA256_LOWER = re.compile(r"[0-9a-f]{64}").fullmatch
+# JSON text that needs no escaping: printable ASCII but for '"' and '\\'
+_PLAIN_JSON = re.compile(r'[ !#-\[\]-~]*').fullmatch
 _START_OVER = "to start over (generated files are then treated as new)"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as read: its bytes (None when there is none) and its entries."""
+
+    data: bytes | None
+    entries: dict[str, dict[str, str]]
 
 
 def read_manifest(root: Path, manifest_rel: str = MANIFEST) -> dict[str, dict[str, str]]:
     """The manifest's entries, each {"sha256", "owner"[, "edited"]}; every entry is checked
     (a WriteError names the first bad one), and a missing "owner" means "setlist"."""
+    return load_manifest(root, manifest_rel).entries
+
+
+def load_manifest(root: Path, manifest_rel: str = MANIFEST) -> Manifest:
+    """The manifest's bytes and entries (see :func:`read_manifest`)."""
     data = _read(_inside(root, manifest_rel))
-    if data is None:
-        return {}
+    return Manifest(data, _manifest_entries(data, manifest_rel) if data is not None else {})
+
+
+def _manifest_entries(data: bytes, manifest_rel: str) -> dict[str, dict[str, str]]:
     try:
         parsed = json.loads(data)
     except (ValueError, RecursionError):  # UnicodeDecodeError included; too deeply nested
@@ -192,7 +210,17 @@ def read_manifest(root: Path, manifest_rel: str = MANIFEST) -> dict[str, dict[st
     if not isinstance(files, dict):
         raise WriteError(f"{manifest_rel}: is not a manifest written by setlist; "
                          f"remove it {_START_OVER}")
-    return {path: _manifest_entry(manifest_rel, path, entry) for path, entry in files.items()}
+    out = {}
+    for path, entry in files.items():
+        # the usual entry, as setlist writes it, checked inline: tens of thousands of them
+        if type(entry) is dict and len(entry) == 2 and path != manifest_rel:
+            digest, owner = entry.get("sha256"), entry.get("owner")
+            if (owner == "setlist" or owner == "user") and type(digest) is str and \
+                    _SHA256_LOWER(digest):
+                out[path] = {"sha256": digest, "owner": owner}
+                continue
+        out[path] = _manifest_entry(manifest_rel, path, entry)
+    return out
 
 
 def _shown(value: object) -> str:
@@ -227,10 +255,18 @@ def _manifest_entry(manifest_rel: str, path: str, entry: object) -> dict[str, st
 
 def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
     """JSON with one file per line (short diffs in review); built by hand because the
-    indenting encoder is pure Python and slow for tens of thousands of entries."""
-    dumps = json.dumps
-    lines = [f"    {dumps(k)}: {dumps(entries[k], separators=(', ', ': '))}"
-             for k in sorted(entries)]
+    indenting encoder is pure Python and slow for tens of thousands of entries. An entry
+    is written as ``{"sha256": ..., "owner": ...[, "edited": "true"]}``."""
+    dumps, plain = json.dumps, _PLAIN_JSON
+    lines = []
+    for path in sorted(entries):
+        entry = entries[path]
+        digest, owner = entry["sha256"], entry["owner"]
+        edited = ', "edited": "true"' if entry.get("edited") == "true" else ""
+        if len(entry) == 2 + bool(edited) and plain(path) and plain(digest) and plain(owner):
+            lines.append(f'    "{path}": {{"sha256": "{digest}", "owner": "{owner}"{edited}}}')
+        else:
+            lines.append(f"    {dumps(path)}: {dumps(entry, separators=(', ', ': '))}")
     body = ",\n".join(lines)
     return (f'{{\n  "version": {MANIFEST_VERSION},\n  "generator": "setlist",\n'
             f'  "files": {{\n{body}\n  }}\n}}\n' if lines else
@@ -241,14 +277,18 @@ def _manifest_bytes(entries: dict[str, dict[str, str]]) -> bytes:
 @gc_paused()
 def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = False,
                 manifest_rel: str = MANIFEST,
-                trusted: Mapping[str, str] | None = None) -> WritePlan:
+                trusted: Mapping[str, str] | None = None,
+                read: Manifest | None = None) -> WritePlan:
     """What writing ``documents`` below ``root`` would change, without changing anything.
 
     ``trusted`` maps paths to the SHA-256 of bytes known to be in those files (the compile
-    cache's output record): a file whose new rendering has that hash is not read again."""
+    cache's output record): a file whose new rendering has that hash is not read again.
+    ``read``: the manifest, when the caller has just read it (``load_manifest``)."""
     plan = WritePlan(manifest=manifest_rel)
     trusted = trusted or {}
-    manifest = read_manifest(root, manifest_rel)
+    if read is None:
+        read = load_manifest(root, manifest_rel)
+    manifest = read.entries
     entries: dict[str, dict[str, str]] = {}
     produced: set[str] = set()
     folders: dict[str, str] = {}
@@ -311,7 +351,7 @@ def plan_writes(documents: Iterable[Document], root: Path, *, force: bool = Fals
             plan.pristine = False
             continue
         plan.changes.append(Change(path, "delete", old, None))
-    manifest_old = _read(_inside(root, manifest_rel))
+    manifest_old = read.data
     manifest_new = _manifest_bytes(entries)
     plan.hashes[manifest_rel] = sha256(manifest_new)
     if plan.changes or manifest_old != manifest_new:

@@ -112,20 +112,23 @@ def check_policy_refs(ctx: Context, ev: Evaluator) -> None:
 def check_unused_imports(ctx: Context) -> None:
     for key in sorted(ctx.project.files):
         source = ctx.project.files[key]
-        if not source.imports:
-            continue
-        used: set[str] = set()
-        for decl in source.module.decls:
+        # Aliases the checker looked up are used; the others may still be written in a
+        # place it does not evaluate, so the file is walked until all of them are found.
+        unseen = {alias for alias in source.import_decls
+                  if (key, alias) not in ctx.used_imports}
+        for decl in source.module.decls if unseen else ():
             if isinstance(decl, m.Import):
                 continue
             for node in walk(decl):
                 if isinstance(node, m.Attr) and isinstance(node.value, m.Name):
-                    used.add(node.value.name)
-        for alias, decl in sorted(source.import_decls.items()):
-            if alias not in used and (key, alias) not in ctx.used_imports:
-                ctx.warning(decl.name_span or decl.span, "SL207",
-                            f"the module imported as '{alias}' is never used",
-                            "remove the import")
+                    unseen.discard(node.value.name)
+            if not unseen:
+                break
+        for alias in sorted(unseen):
+            decl = source.import_decls[alias]
+            ctx.warning(decl.name_span or decl.span, "SL207",
+                        f"the module imported as '{alias}' is never used",
+                        "remove the import")
 
 
 __all__ = ["KINDS", "check_kubernetes_names", "check_policy_refs", "check_unused_imports",
