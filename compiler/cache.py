@@ -15,6 +15,9 @@ safe to delete at any time (the next compile is a full one and gives the same by
   it, as Git's index knows a file is clean. Like Git, a file changed within the
   filesystem's timestamp granularity of the record is treated as unknown ("racy") and read.
 
+Of each kind at most :data:`MAX_RUNS` / :data:`MAX_OUTPUTS` are kept: when there are more,
+the older half (by modification time; a replayed run record counts as new) goes.
+
 ``setlist compile`` with nothing changed (same inputs, every output file and folder as
 recorded) then needs neither parse, check, compile nor render: it prints the recorded
 diagnostics and the summary. Anything else runs the full compile; the output record then
@@ -23,6 +26,7 @@ only spares reading and hashing the files it vouches for.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -34,6 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMAT = 2
+# Records kept at most, of each kind: the older half goes when there are more. A run
+# record is written for every new set of inputs, an output record for every output folder.
+MAX_RUNS = 32
+MAX_OUTPUTS = 32
 MANIFEST = ".setlist/manifest.json"  # where the write stage keeps its manifest, below OUTPUT
 LOCK_NAME = "setlist.lock"           # lockfile.LOCK_NAME, without importing the lock's model
 # A file modified later than this before the record was taken may have been changed again
@@ -124,14 +132,18 @@ def _load(path: str) -> object | None:
     return data if isinstance(data, dict) and data.get("format") == FORMAT else None
 
 
-def _store(path: str, data: dict) -> None:
-    from .files import replace_file
+def _store(path: str, data: dict, most: int) -> None:
+    """Write a record; then, when the folder holds more than ``most`` records of its kind
+    (``run-``, ``out-``), remove the older half of them."""
+    from .files import replace_file, trim_folder
 
     data = {"format": FORMAT, **data}
     try:
         replace_file(path, marshal.dumps(data, 4))
     except OSError:  # a cache that cannot be written is simply not used
-        pass
+        return
+    name = os.path.basename(path)
+    trim_folder(os.path.dirname(path), name[:name.index("-") + 1], ".bin", most)
 
 
 # ---------------------------------------------------------------- run records
@@ -183,7 +195,8 @@ def recall_run(inp: Inputs) -> tuple[Run, dict[str, str]] | None:
     base = folder()
     if base is None:
         return None
-    data = _load(_run_path(base, inp.key))
+    path = _run_path(base, inp.key)
+    data = _load(path)
     if data is None or data.get("key") != inp.key:
         return None
     from .project import STD_PREFIX, _std_text
@@ -202,6 +215,8 @@ def recall_run(inp: Inputs) -> tuple[Run, dict[str, str]] | None:
         extra_texts[key] = text
     run = Run(documents=[tuple(d) for d in data["documents"]],
               diagnostics=data["diagnostics"], extra=data["extra"])
+    with contextlib.suppress(OSError):
+        os.utime(path)  # used now: trimming keeps the records used last
     return run, extra_texts
 
 
@@ -216,7 +231,8 @@ def remember_run(inp: Inputs, documents: list[tuple[str, str, str]], diagnostics
     run = Run(documents=sorted(documents), diagnostics=pickle.dumps(diagnostics, 5),
               extra=extra)
     _store(_run_path(base, inp.key), {"key": inp.key, "documents": run.documents,
-                                      "diagnostics": run.diagnostics, "extra": extra})
+                                      "diagnostics": run.diagnostics, "extra": extra},
+           MAX_RUNS)
     return run
 
 
@@ -343,4 +359,4 @@ def remember_output(root: Path, files: dict[str, str], run: Run | None, *,
     _store(_output_path(base, root), {
         "root": os.path.realpath(root), "files": stats, "folders": folders,
         "taken_ns": taken, "run_digest": run.digest() if run is not None else "",
-        "apps": apps or {}})
+        "apps": apps or {}}, MAX_OUTPUTS)

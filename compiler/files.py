@@ -1,5 +1,6 @@
 """Replacing one file whole: a temporary file in the same folder, then a rename, so that a
-reader sees the old content or the new one and never half of either."""
+reader sees the old content or the new one and never half of either; and keeping a cache
+folder small."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["replace_file"]
+__all__ = ["replace_file", "trim_folder"]
 
 
 def replace_file(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None,
@@ -38,3 +39,22 @@ def replace_file(path: str | os.PathLike[str], data: bytes, *, mode: int | None 
         except FileNotFoundError:
             pass
         raise
+
+
+def trim_folder(folder: str, prefix: str, suffix: str, most: int) -> None:
+    """When ``folder`` holds more than ``most`` files named ``prefix*suffix``, remove the
+    older half of them (by modification time). Files that cannot be removed stay."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [(e.stat().st_mtime_ns, e.path) for e in entries
+                     if e.name.startswith(prefix) and e.name.endswith(suffix)]
+    except OSError:
+        return
+    if len(found) <= most:
+        return
+    found.sort()
+    for _mtime, old in found[:len(found) // 2]:
+        try:
+            os.unlink(old)
+        except OSError:
+            pass

@@ -179,7 +179,7 @@ def _parse_whole(parse: Parse, text: str, file: str, cuts: list[int],
 
 
 def _remember(folder: str, path: str, entry: tuple) -> None:
-    from .files import replace_file
+    from .files import replace_file, trim_folder
 
     if not entry[2]:
         return
@@ -187,22 +187,9 @@ def _remember(folder: str, path: str, entry: tuple) -> None:
         data = marshal.dumps(entry, 4)
         os.makedirs(folder, exist_ok=True)
         replace_file(path, data)
-        _trim(folder)
+        trim_folder(folder, "", ".bin", MAX_ENTRIES)
     except (OSError, ValueError):  # a cache that cannot be written is simply not used
         pass
-
-
-def _trim(folder: str) -> None:
-    with os.scandir(folder) as entries:
-        found = [(e.stat().st_mtime_ns, e.path) for e in entries if e.name.endswith(".bin")]
-    if len(found) <= MAX_ENTRIES:
-        return
-    found.sort()
-    for _mtime, old in found[:len(found) // 2]:
-        try:
-            os.unlink(old)
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------- the stored form

@@ -5,6 +5,7 @@ cache folder of the test's own (XDG_CACHE_HOME)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -156,6 +157,32 @@ def test_a_corrupt_cache_is_ignored(work):
         record.write_bytes(b"\x00not a record")
     ok(compile_(work, "out", cache))
     assert tree(work / "out") == tree(work / "cold")
+
+
+def test_the_cache_folder_is_kept_small(tmp_path, monkeypatch):
+    """Every new set of inputs writes a run record: the older half goes once there are
+    more than MAX_RUNS, and a record just replayed counts as new."""
+    from setlist import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SETLIST_NO_CACHE", raising=False)
+    folder = tmp_path / "setlist" / "compile"
+
+    def inputs(n: int) -> cache.Inputs:
+        return cache.Inputs(key=hashlib.sha256(str(n).encode()).hexdigest(), texts={},
+                            lock=None)
+
+    cache.remember_run(inputs(0), [("a.yaml", "setlist", "0" * 64)], [], {})
+    for n in range(1, cache.MAX_RUNS + 1):
+        os.utime(folder / f"run-{inputs(n - 1).key[:32]}.bin", ns=(n * 10**9, n * 10**9))
+        if n == 3:
+            assert cache.recall_run(inputs(0)) is not None  # used again: kept
+        cache.remember_run(inputs(n), [("a.yaml", "setlist", "0" * 64)], [], {})
+    runs = list(folder.glob("run-*.bin"))
+    assert len(runs) == (cache.MAX_RUNS + 1) - (cache.MAX_RUNS + 1) // 2
+    assert cache.recall_run(inputs(0)) is not None
+    assert cache.recall_run(inputs(1)) is None
+    assert cache.recall_run(inputs(cache.MAX_RUNS)) is not None
 
 
 def test_the_key_covers_code_inputs_and_lock(work, monkeypatch):
