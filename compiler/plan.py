@@ -64,12 +64,16 @@ def build_plan(spec: Spec, lock: Lock | None, sources: tuple[str, ...] = (),
     upstream = {(p.image, stage.env): stage.source for p in spec.promotions
                 for stage in p.stages}
     in_cluster = {e.name for e in spec.environments if e.updates.kind == "in_cluster"}
+    pins: dict[str, ImageVersion] = {}
     for image_name, env in deployments(spec):
         image = images.get(image_name)
         if image is None or env in in_cluster:
             continue  # Image Updater sets versions there; the lock has no say
         if image.tag or image.digest:
-            versions[(image_name, env)] = ImageVersion(tag=image.tag, digest=image.digest)
+            pin = pins.get(image_name)
+            if pin is None:  # one record per image: a pin is the same in every environment
+                pin = pins[image_name] = ImageVersion(tag=image.tag, digest=image.digest)
+            versions[(image_name, env)] = pin
             continue
         entry = lock.get(image_name, env) if lock is not None else None
         if entry is None:
