@@ -17,9 +17,9 @@ Then it runs `setlist compile PROJECT -o OUT` as a new process:
 
 No-op and one pin are each measured twice per round, alternating: "full" with the compile
 and parse caches emptied first (every stage runs, as before the caches existed) and
-"incremental" with the caches the previous run left. The processes use a cache folder of their own below the
-temporary folder (XDG_CACHE_HOME), warmed with the grammar tables (and setlist's bytecode,
-PYTHONDONTWRITEBYTECODE being unset) before timing.
+"incremental" with the caches the previous run left. The processes use a cache folder of
+their own below the temporary folder (XDG_CACHE_HOME), warmed with the grammar tables
+(and setlist's bytecode, PYTHONDONTWRITEBYTECODE being unset) before timing.
 
 and prints the median/min/max wall time, the peak RSS of the process (`/usr/bin/time -f %M`
 when present, else getrusage(RUSAGE_CHILDREN)), the files/documents/bytes written and the

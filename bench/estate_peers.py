@@ -187,8 +187,11 @@ def main() -> int:
     env_backup = os.environ.get("XDG_CACHE_HOME")
     try:
         # A cache folder of the run's own: warmed with the grammar tables by the
-        # equivalence check, emptied of compile results before each timed Setlist run.
+        # equivalence check, emptied of compile and parse results before each timed run.
         os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")
+        # setlist's bytecode is written by the equivalence check, as any installed setlist
+        # has it; with PYTHONDONTWRITEBYTECODE every run would compile changed modules.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         problems = compared(tmp, tools)
         print(f"equivalence at 4 apps × 6 environments ({', '.join(tools)}): "
               + ("same documents" if not problems else "DIFFERENT"))
@@ -206,8 +209,10 @@ def main() -> int:
         for run in range(args.runs):
             for tool in tools:
                 out = tmp / f"out-{tool}-{run}"
-                # Cold: the compile cache is emptied (the grammar tables stay cached).
-                shutil.rmtree(tmp / "cache" / "setlist" / "compile", ignore_errors=True)
+                # Cold: the compile and parse caches are emptied (the grammar tables stay
+                # cached, as on any machine that ran setlist before).
+                for kept in ("compile", "parse"):
+                    shutil.rmtree(tmp / "cache" / "setlist" / kept, ignore_errors=True)
                 estate._sync()
                 wall, peak = timed_process(command(tool, args.apps, args.envs, out.name), tmp)
                 times[tool].append(wall)
