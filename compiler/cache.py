@@ -90,8 +90,9 @@ def fingerprint() -> str:
     from reusing results of code that has since changed."""
     if _FINGERPRINT:
         return _FINGERPRINT[0]
-    from importlib import resources
     from importlib.util import find_spec
+
+    from .packaged import folder as package_folder
 
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
     # The libraries the output depends on, by where they are installed and when: found
@@ -105,7 +106,7 @@ def fingerprint() -> str:
             st = None
         digest.update(f"{name}={origin}:{st and (st.st_size, st.st_mtime_ns)}\0".encode())
     for package in ("setlist", "setlist.grammar", "setlist.stdlib"):
-        root = Path(str(resources.files(package)))
+        root = Path(package_folder(package))
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames
                                  if d != "__pycache__" and "." not in d)

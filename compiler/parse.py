@@ -12,7 +12,6 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput, UnexpectedToken
@@ -67,7 +66,10 @@ def parser() -> Lark:
 
     import lark
 
-    text = resources.files("setlist.grammar").joinpath("setlist.lark").read_text("utf-8")
+    from .packaged import grammar_file
+
+    with open(grammar_file(), encoding="utf-8") as handle:
+        text = handle.read()
     digest = hashlib.sha256(f"{lark.__version__}\0{text}".encode()).hexdigest()[:16]
     cache: str | bool = False
     folder = _cache_dir()

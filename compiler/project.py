@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,9 +161,11 @@ def discover(paths: Iterable[str | os.PathLike], *, tests: bool = False) -> list
 
 def _std_text(key: str) -> str | None:
     name = key[len(STD_PREFIX):]
-    node = resources.files("setlist.stdlib").joinpath("std", name)
+    from .packaged import std_folder
+
     try:
-        return node.read_text("utf-8")
+        with open(os.path.join(std_folder(), name), encoding="utf-8") as handle:
+            return handle.read()
     except (OSError, ValueError):  # no such module, a name too long, a NUL in the name
         return None
 
@@ -350,10 +351,10 @@ def _resolve_import(source: SourceFile, decl: m.Import, overrides: Mapping[str, 
     target = raw if raw.endswith(".setlist") else raw + ".setlist"
     if raw.startswith(STD_PREFIX):
         if _std_text(target) is None:
-            known = sorted(
-                STD_PREFIX + p.name.removesuffix(".setlist")
-                for p in resources.files("setlist.stdlib").joinpath("std").iterdir()
-                if p.name.endswith(".setlist"))
+            from .packaged import std_folder
+
+            known = sorted(STD_PREFIX + name.removesuffix(".setlist")
+                           for name in os.listdir(std_folder()) if name.endswith(".setlist"))
             diags.append(error(decl.path.span, "SL204",
                                f"the standard library has no module '{raw}'",
                                "available: " + ", ".join(known)))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from .. import model as m
 from ..diagnostics import Diagnostic, Related, Span, error, warning
+from ..packaged import std_folder
 
 if TYPE_CHECKING:  # the session imports the checker; types only
     from ..project import Project, SourceFile
@@ -136,7 +137,7 @@ class Context:
             pass
         elif alias == "std":
             hint = 'import a module first, e.g. import "std/sync"'
-        elif resources.files("setlist.stdlib").joinpath("std", alias + ".setlist").is_file():
+        elif os.path.isfile(os.path.join(std_folder(), alias + ".setlist")):
             hint = f'import it first: import "std/{alias}"'
         else:
             hint = f'import it first: import "./{alias}.setlist" as {alias}'

@@ -19,11 +19,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from .. import model as m
 from ..diagnostics import Diagnostic
+from ..packaged import std_folder
 from ..project import STD_PREFIX, LoadError, Project, discover, display_path, load
 from .parsing import SessionParser
 
@@ -31,7 +31,7 @@ from .parsing import SessionParser
 @cache
 def stdlib_dir() -> Path:
     """The folder of the installed standard library modules (real files on disk)."""
-    return Path(str(resources.files("setlist.stdlib").joinpath("std"))).resolve()
+    return Path(std_folder()).resolve()
 
 
 def normalise_newlines(text: str) -> str:
