@@ -326,8 +326,8 @@ def resolve(spec: Spec, lock: Lock | None, *, now: datetime, base: str | os.Path
         return ResolveResult(lock=old, resolved=(), failures=tuple(failures), changed=0,
                              skipped=tuple(skipped))
 
-    deployed = set(deployments(spec))
-    entries = {k: v for k, v in old.entries.items() if k in deployed}
+    # pairs the spec no longer deploys (an image or environment removed) leave the lock
+    entries = dict(old.without(set(deployments(spec))).entries)
     resolved: list[Resolved] = []
     for name in sorted(results):
         image, found = by_name[name], results[name]
