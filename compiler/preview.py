@@ -22,7 +22,12 @@ from .compile.documents import IN_CLUSTER_SERVER, LABEL_APP, LABEL_CLUSTER, LABE
 from .gotemplate import StrMap, TemplateError, Unsupported
 from .gotemplate import render as render_go
 from .inventory import SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, Cluster, Inventory
-from .values import check_label_key, check_label_value, name_normalized
+from .values import (
+    check_dns1123_subdomain,
+    check_label_key,
+    check_label_value,
+    name_normalized,
+)
 
 IN_CLUSTER_NAME = "in-cluster"
 FORMATS = ("table", "yaml", "json")
@@ -488,6 +493,16 @@ def _check(result: Preview) -> None:
                                     "(label values hold at most 63 characters, so longer "
                                     "cluster names are cut); the label does not tell their "
                                     "Applications apart"))
+    # Names Kubernetes would refuse: `{{.nameNormalized}}` keeps '.' and '-' inside a
+    # cluster name ("a..b", "a.-b", or "..." which normalizes to nothing).
+    for item in result.items:
+        for a in item.applications:
+            if problem := check_dns1123_subdomain(a.name):
+                issues.append(Issue("invalid-name", f"{item.kind} {item.name}: the "
+                                    f"Application name {a.name!r} for cluster "
+                                    f"'{a.cluster}' is not a valid Kubernetes name "
+                                    f"({problem.message}); Kubernetes rejects the "
+                                    "Application"))
     # Label values Kubernetes would refuse: `{{.nameNormalized}}` of a long cluster name in
     # a template written without `trunc 63` (Setlist's own are cut to fit).
     for item in result.items:

@@ -562,6 +562,26 @@ def test_long_cluster_names_give_valid_labels_and_names(tmp_path):
         "cluster names are cut); the label does not tell their Applications apart")
 
 
+def test_cluster_names_that_make_invalid_application_names_are_invalid_name(tmp_path):
+    inv = parse_inventory("".join(
+        f"- {{name: '{n}', server: 'https://{i}', labels: {{env: prod}}}}\n"
+        for i, n in enumerate(["a..b", "a.-b", "...", "_edge", "Prod_EU.1"])))
+    docs = compiled(tmp_path, selector_spec({"prod": 'cluster.env == "prod"'}))
+    result = preview(docs, inv)
+    names = {a.cluster: a.name for item in result.items for a in item.applications}
+    assert names["_edge"] == "aprod-prod.edge" and names["Prod_EU.1"] == "aprod-prod.prod-eu.1"
+    found = issues(result, "invalid-name")
+    assert len(found) == 3
+    for cluster in ("a..b", "a.-b", "..."):
+        [message] = [m for m in found if f"for cluster '{cluster}'" in m]
+        assert message.startswith(f"ApplicationSet aprod-prod: the Application name "
+                                  f"'{names[cluster]}'")
+        assert message.endswith("is not a valid Kubernetes name (the name "
+                                f"'{names[cluster]}' must start and end with a letter or "
+                                "digit (also on both sides of each '.')); Kubernetes "
+                                "rejects the Application")
+
+
 def test_uncut_cluster_label_is_invalid_label():
     inv = parse_inventory(f"- {{name: '{'a' * 70}', server: 'https://1', labels: {{t: e}}}}\n")
     gen = [{"clusters": {"selector": {"matchLabels": {"t": "e"}}}}]
