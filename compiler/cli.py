@@ -26,7 +26,31 @@ def _use_color(choice: str, stream) -> bool:
     return stream.isatty()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands, of which those living in their own modules (:data:`_ELSEWHERE`) are
+    imported only when named (or listed, for ``--help``), so that a `setlist check` does
+    not load the code of `setlist new`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_ELSEWHERE})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _ELSEWHERE and name not in self.commands:
+            import importlib
+
+            module, attribute = _ELSEWHERE[name]
+            self.add_command(getattr(importlib.import_module(module, __package__),
+                                     attribute), name)
+        return super().get_command(ctx, name)
+
+
+# Commands that live in their own modules: name -> (module, attribute).
+_ELSEWHERE = {"import": (".importer", "import_cmd"), "new": (".newenv", "new_group"),
+              "init": (".scaffold", "init_cmd")}
+
+
+@click.group(cls=_Commands,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="setlist")
 def main() -> None:
     """Setlist compiles delivery specs (*.setlist) into Argo CD and Kustomize files."""
@@ -1061,16 +1085,3 @@ def lsp(stdio: bool) -> None:
 
     serve()
 
-
-# Commands that live in their own modules; each module imports only click at load time, so
-# `setlist --help` stays fast.
-def _register() -> None:
-    from .importer import import_cmd
-    from .newenv import new_group
-    from .scaffold import init_cmd
-
-    for command in (init_cmd, new_group, import_cmd):
-        main.add_command(command)
-
-
-_register()
